@@ -1,0 +1,58 @@
+# SuperSONIC: the chart is generated from schema/ by generator/; see README.md.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+# A recipe that fails half-way must not leave a target that looks up to date.
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+# Helm 4 (helm) and Helm 3 (helm3) from test/tools/install-tools.sh come first on PATH.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+# Keep Helm's state inside the project and away from any real cluster.
+export HELM_CACHE_HOME := $(CURDIR)/.tools/helm/cache
+export HELM_CONFIG_HOME := $(CURDIR)/.tools/helm/config
+export HELM_DATA_HOME := $(CURDIR)/.tools/helm/data
+export KUBECONFIG := /dev/null
+
+DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
+DEMO_RELEASE ?= supersonic
+DEMO_NAMESPACE ?= cms
+
+.PHONY: help setup tools generate verify typecheck unit test demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+tools: ## Install Helm 4 and Helm 3 (pinned by sha256) into .tools/
+	bash test/tools/install-tools.sh
+
+setup: node_modules/.package-lock.json tools ## Install npm packages and tools (idempotent)
+
+generate: node_modules/.package-lock.json ## Regenerate the chart, docs and types from schema/
+	npx tsx generator/src/cli.ts
+
+verify: node_modules/.package-lock.json ## Fail if a generated file is out of date
+	npx tsx generator/src/cli.ts --check
+
+typecheck: node_modules/.package-lock.json ## Type-check all TypeScript (tsc --noEmit)
+	npx tsc --noEmit
+
+unit: setup ## Run the uvu test suites only
+	npm test --silent
+
+test: setup typecheck verify unit ## Everything CI runs: type-check, generated files in sync, all tests
+
+demo: setup generate ## Generate the chart, lint it, and render it for a real values file
+	@echo "== helm lint --strict (Helm 4, then Helm 3)"
+	helm lint --strict chart/supersonic -f $(DEMO_VALUES)
+	helm3 lint --strict chart/supersonic -f $(DEMO_VALUES)
+	@echo "== helm template $(DEMO_RELEASE) -n $(DEMO_NAMESPACE) -f $(DEMO_VALUES)"
+	helm template $(DEMO_RELEASE) chart/supersonic -n $(DEMO_NAMESPACE) -f $(DEMO_VALUES)
+	@echo "== NOTES (helm install --dry-run=client)"
+	helm install --dry-run=client $(DEMO_RELEASE) chart/supersonic -n $(DEMO_NAMESPACE) -f $(DEMO_VALUES) | sed -n '/^NOTES:/,$$p'
+
+clean: ## Remove installed tools and scratch output
+	rm -rf .tools .out

@@ -1,0 +1,54 @@
+import type { ValueKey } from '../schema/walk.ts';
+
+/**
+ * Cross-checks the schema with the chart templates, both ways: every key is read by some
+ * template (or says why not, with `x-unread`), and every `.Values.x.y` a template reads exists
+ * in the schema. Templates must spell out full paths (`.Values.triton.replicas`, not
+ * `with .Values.triton` then `.replicas`) so this check can see what they read.
+ */
+export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string>): string[] {
+  const reads = collectReads(templates);
+  const byPath = new Map(keys.map((key) => [key.dotted, key]));
+  const problems: string[] = [];
+
+  for (const [file, text] of templates) {
+    // `index .Values "x"` or `toYaml .Values` read keys this check cannot see.
+    if (/\.Values(?![.\w])/.test(text)) problems.push(`${file}: reads .Values without a full key path; spell out .Values.<key>.<key>`);
+  }
+  for (const [path, files] of reads) {
+    if (!isKnownPath(path, byPath)) {
+      problems.push(`${files.join(', ')}: reads .Values.${path}, which the schema does not declare`);
+    }
+  }
+  for (const key of keys) {
+    if (key.kind === 'group' || key.node['x-unread']) continue;
+    const readSomewhere = [...reads.keys()].some((path) => path === key.dotted || path.startsWith(`${key.dotted}.`));
+    if (!readSomewhere) problems.push(`${key.dotted}: declared in the schema but read by no template (read it, remove it, or explain with x-unread)`);
+  }
+  return problems;
+}
+
+/** `.Values.a.b` paths (also as `$.Values` or `.root.Values`) mapped to the files reading them. */
+export function collectReads(templates: Map<string, string>): Map<string, string[]> {
+  const reads = new Map<string, string[]>();
+  for (const [file, text] of templates) {
+    for (const match of text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+      const path = match[1]!.slice(1);
+      const files = reads.get(path) ?? [];
+      if (!files.includes(file)) files.push(file);
+      reads.set(path, files);
+    }
+  }
+  return reads;
+}
+
+/** A path is known if it is a key, or lies inside a free-form leaf (`triton.resources.limits`). */
+function isKnownPath(path: string, byPath: Map<string, ValueKey>): boolean {
+  if (byPath.has(path)) return true;
+  const parts = path.split('.');
+  for (let i = parts.length - 1; i > 0; i--) {
+    const prefix = byPath.get(parts.slice(0, i).join('.'));
+    if (prefix) return prefix.kind === 'leaf';
+  }
+  return false;
+}

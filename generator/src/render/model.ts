@@ -1,0 +1,73 @@
+import { stringify } from 'yaml';
+import { describeType, type ValueKey } from '../schema/walk.ts';
+import type { BundledSchema, SchemaNode } from '../schema/types.ts';
+import { exampleAsValues } from './text.ts';
+
+/** What the Handlebars templates (chart and docs) are rendered with. */
+export interface TemplateModel {
+  chart: Record<string, unknown>;
+  /** Top-level groups, each with its keys; root-level leaves form the first section. */
+  sections: Section[];
+  /** Deprecated keys, for the warnings in NOTES.txt. */
+  deprecated: DocKey[];
+}
+
+export interface Section {
+  title: string;
+  description: string;
+  keys: DocKey[];
+}
+
+export interface DocKey {
+  dotted: string;
+  /** The key as a Go template expression, e.g. `.Values.triton.name`. */
+  goPath: string;
+  type: string;
+  description: string;
+  deprecated: boolean;
+  group: boolean;
+  /** The default on one line (JSON), or '' when there is none. */
+  defaultInline: string;
+  /** The default as a YAML block under its key, for multi-line values. */
+  defaultBlock: string;
+  /** Each example as a YAML snippet from the root, ready to paste into a values file. */
+  examples: string[];
+}
+
+export function buildModel(schema: BundledSchema, keys: ValueKey[]): TemplateModel {
+  const { root } = schema;
+  const docKeys = keys.map((key) => toDocKey(key, root));
+  const general: Section = { title: 'General', description: 'Keys at the root of the values.', keys: [] };
+  const sections: Section[] = [general];
+  keys.forEach((key, i) => {
+    const docKey = docKeys[i]!;
+    if (key.depth === 0 && key.kind === 'group') {
+      sections.push({ title: key.dotted, description: key.node.description ?? '', keys: [] });
+    } else if (key.depth === 0) {
+      general.keys.push(docKey);
+    } else {
+      sections.at(-1)!.keys.push(docKey);
+    }
+  });
+  return { chart: schema.chart, sections, deprecated: docKeys.filter((key) => key.deprecated) };
+}
+
+function toDocKey(key: ValueKey, root: SchemaNode): DocKey {
+  const { node } = key;
+  const hasDefault = node.default !== undefined;
+  return {
+    dotted: key.dotted,
+    goPath: `.Values.${key.dotted}`,
+    type: key.kind === 'group' ? 'object' : describeType(node, root),
+    description: (node.description ?? '').trim(),
+    deprecated: node.deprecated === true,
+    group: key.kind === 'group',
+    defaultInline: hasDefault ? JSON.stringify(node.default) : '',
+    defaultBlock: hasDefault ? yamlSnippet(key.path, node.default) : '',
+    examples: (node.examples ?? []).map((example) => yamlSnippet(key.path, example)),
+  };
+}
+
+function yamlSnippet(path: string[], value: unknown): string {
+  return stringify(exampleAsValues(path, value), { lineWidth: 0 }).trimEnd();
+}

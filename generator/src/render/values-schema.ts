@@ -1,0 +1,32 @@
+import type { SchemaNode } from '../schema/types.ts';
+import { jsonComment } from './headers.ts';
+
+/**
+ * The schema Helm validates every install against: draft-07, self-contained, without our own
+ * `x-` keywords (Helm would ignore them, but they are noise to users reading the file).
+ */
+export function publishedSchema(root: SchemaNode): SchemaNode {
+  const { $schema, ...rest } = withoutExtensions(root, 'schema') as SchemaNode;
+  return { $schema, $comment: jsonComment, ...rest };
+}
+
+export function renderValuesSchema(root: SchemaNode): string {
+  return JSON.stringify(publishedSchema(root), null, 2) + '\n';
+}
+
+/** Keywords whose value is data (kept verbatim), and those whose value maps names to schemas. */
+const DATA_KEYWORDS = new Set(['default', 'examples', 'enum', 'const']);
+const NAME_MAP_KEYWORDS = new Set(['properties', 'definitions']);
+
+function withoutExtensions(value: unknown, role: 'schema' | 'nameMap'): unknown {
+  if (Array.isArray(value)) return value.map((item) => withoutExtensions(item, 'schema'));
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (role === 'nameMap') out[key] = withoutExtensions(child, 'schema');
+    else if (key.startsWith('x-')) continue;
+    else if (DATA_KEYWORDS.has(key)) out[key] = child;
+    else out[key] = withoutExtensions(child, NAME_MAP_KEYWORDS.has(key) ? 'nameMap' : 'schema');
+  }
+  return out;
+}

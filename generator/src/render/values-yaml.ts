@@ -1,0 +1,48 @@
+import { Document, isMap, isPair, isScalar, stringify, type Pair } from 'yaml';
+import { defaultsOf, type ValueKey } from '../schema/walk.ts';
+import type { SchemaNode } from '../schema/types.ts';
+import { yamlHeader } from './headers.ts';
+import { exampleAsValues, wrap } from './text.ts';
+
+/**
+ * values.yaml: every default, in schema order, each key preceded by its description as a
+ * comment. Keys whose default is empty get an example, since an empty `{}` says little.
+ * The first line points editors (yaml-language-server) at the schema, for completion and checks.
+ */
+export function renderValuesYaml(root: SchemaNode, keys: ValueKey[]): string {
+  const doc = new Document(defaultsOf(root, root));
+  for (const key of keys) {
+    const pair = findPair(doc, key.path);
+    if (!pair) continue; // deprecated keys have no default and so no place in values.yaml
+    const comment = commentFor(key);
+    if (isScalar(pair.key)) {
+      pair.key.commentBefore = comment;
+      if (key.depth === 0) pair.key.spaceBefore = true;
+    }
+  }
+  const body = doc.toString({ lineWidth: 0, indentSeq: true });
+  return `# yaml-language-server: $schema=values.schema.json\n${yamlHeader}${body}`;
+}
+
+function findPair(doc: Document, path: string[]): Pair | undefined {
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  if (!isMap(parent)) return undefined;
+  return parent.items.find((item): item is Pair => isPair(item) && isScalar(item.key) && item.key.value === path.at(-1));
+}
+
+function commentFor(key: ValueKey): string {
+  const lines = wrap(key.node.description ?? '', 96);
+  const example = key.node.examples?.[0];
+  if (example !== undefined && isEmpty(key.node.default)) {
+    lines.push('For example:');
+    const yaml = stringify(exampleAsValues(key.path.slice(-1), example), { lineWidth: 0 }).trimEnd();
+    lines.push(...yaml.split('\n').map((line) => `  ${line}`));
+  }
+  return lines.map((line) => ` ${line}`).join('\n');
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === '' || value === null) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value).length === 0;
+}

