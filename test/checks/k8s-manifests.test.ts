@@ -1,5 +1,5 @@
 /**
- * Proves that test/helpers/k8s-validate.ts catches each class of problem it
+ * Proves that test/helpers/k8s/manifests.ts catches each class of problem it
  * claims to catch, at the right path, with a message that says what is wrong.
  * Each failure test starts from a fully valid set of objects and breaks one thing.
  */
@@ -11,7 +11,7 @@ import {
   validateManifests,
   type ManifestProblem,
   type ValidateOptions,
-} from '../helpers/k8s-validate.ts';
+} from '../helpers/k8s/manifests.ts';
 
 // Shaped like `helm template` output: "---" separators, "# Source:" comments,
 // and numeric quantities (cpu: 0.5, memory: 1.6e+10) as values files produce them.

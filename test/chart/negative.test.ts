@@ -1,0 +1,97 @@
+/**
+ * Bad values fail `helm template` (and so `helm install`) with a message that names the key,
+ * with Helm 4 and Helm 3 alike. Their wording differs, so tests match the key, not the text.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { HELM_VERSIONS, template, type HelmBinary } from '../helpers/helm.ts';
+
+const negative = suite('values that must be refused');
+
+async function expectFailure(binary: HelmBinary, values: Record<string, unknown>, ...mustMention: RegExp[]) {
+  const result = await template(binary, { values });
+  assert.is.not(result.code, 0, `${binary} accepted ${JSON.stringify(values)}`);
+  for (const pattern of mustMention) assert.match(result.stderr, pattern, `${binary}: ${result.stderr}`);
+}
+
+for (const binary of HELM_VERSIONS) {
+  negative(`${binary}: a misspelt key (triton.replica) fails and names it`, () =>
+    expectFailure(binary, { triton: { replica: 2 } }, /replica\b/, /triton/));
+
+  negative(`${binary}: a misspelt nested key (triton.modelRepository.storagetype) fails and names it`, () =>
+    expectFailure(binary, { triton: { modelRepository: { storagetype: 'pvc' } } }, /storagetype/, /modelRepository/));
+
+  negative(`${binary}: a misspelt top-level key fails and names it`, () => expectFailure(binary, { tritn: {} }, /tritn/));
+
+  negative(`${binary}: a wrong type (triton.replicas: "two") fails and names the key`, () =>
+    expectFailure(binary, { triton: { replicas: 'two' } }, /replicas/));
+
+  negative(`${binary}: an unknown storage type fails and names the key`, () =>
+    expectFailure(binary, { triton: { modelRepository: { storageType: 's3' } } }, /storageType/));
+
+  negative(`${binary}: a malformed quantity fails and names the resource`, () =>
+    expectFailure(binary, { triton: { resources: { limits: { memory: 'lots' } } } }, /memory/));
+
+  negative(`${binary}: a misspelt toleration field fails and names it`, () =>
+    expectFailure(binary, { triton: { tolerations: [{ key: 'gpu', operater: 'Exists' }] } }, /operater/));
+}
+
+const crossField = suite('cross-field checks in the templates');
+
+crossField('storageType pvc without a claim name says which key to set', async () => {
+  await expectFailure('helm', { triton: { modelRepository: { enabled: true, storageType: 'pvc' } } },
+    /triton\.modelRepository\.pvc\.claimName must name an existing PersistentVolumeClaim/);
+});
+
+crossField('storageType nfs without server and path says which keys to set', async () => {
+  await expectFailure('helm', { triton: { modelRepository: { enabled: true, storageType: 'nfs', nfs: { server: 'nfs.example.org' } } } },
+    /triton\.modelRepository\.nfs\.server and triton\.modelRepository\.nfs\.path must both be set/);
+});
+
+crossField('an existing CVMFS claim must be named', async () => {
+  await expectFailure('helm', { triton: { modelRepository: { enabled: true, cvmfsPvc: { create: false } } } },
+    /triton\.modelRepository\.cvmfsPvc\.claimName must name the existing CVMFS claim/);
+});
+
+crossField('a grace period no longer than the drain wait is refused', async () => {
+  await expectFailure('helm', { triton: { terminationGracePeriodSeconds: 30, drainSeconds: 30 } },
+    /triton\.terminationGracePeriodSeconds \(30\) must be greater than triton\.drainSeconds \(30\)/);
+});
+
+crossField('a probe naming a port that does not exist is refused, listing the ports', async () => {
+  await expectFailure('helm', { triton: { service: { ports: [{ name: 'web', port: 8000, targetPort: 8000 }] } } },
+    /triton\.startupProbe\.httpGet\.port is "http", but triton\.service\.ports has no port of that name \(it has: web\)/);
+});
+
+crossField('duplicate port names are refused', async () => {
+  const ports = [{ name: 'http', port: 8000, targetPort: 8000 }, { name: 'http', port: 8001, targetPort: 8001 }];
+  await expectFailure('helm', { triton: { service: { ports } } }, /triton\.service\.ports: the port name "http" appears twice/);
+});
+
+const accepted = suite('values that must be accepted');
+
+for (const binary of HELM_VERSIONS) {
+  accepted(`${binary}: quantities as numbers and strings (cpu: 0.5, "500m", memory: 2G, 16Gi)`, async () => {
+    const resources = { requests: { cpu: 0.5, memory: '2G' }, limits: { cpu: '500m', memory: '16Gi', 'nvidia.com/gpu': 1 } };
+    const result = await template(binary, { values: { triton: { resources } } });
+    assert.is(result.code, 0, result.stderr);
+    assert.match(result.stdout, /cpu: 0\.5/);
+    assert.match(result.stdout, /cpu: 500m/);
+  });
+
+  accepted(`${binary}: null removes a default (Helm's way to unset a key)`, async () => {
+    const result = await template(binary, { set: ['triton.podSecurityContext=null', 'triton.affinity=null'] });
+    assert.is(result.code, 0, result.stderr);
+    assert.not.match(result.stdout, /runAsUser/);
+  });
+
+  accepted(`${binary}: replicas 0 stays 0`, async () => {
+    const result = await template(binary, { values: { triton: { replicas: 0 } } });
+    assert.is(result.code, 0, result.stderr);
+    assert.match(result.stdout, /replicas: 0\n/);
+  });
+}
+
+negative.run();
+crossField.run();
+accepted.run();
