@@ -237,7 +237,7 @@ export interface Values {
        */
       enabled?: boolean;
       /**
-       * Path of the model repository inside the Triton container.
+       * Path of the model repository inside the Triton container; required when `enabled` is true.
        */
       mountPath?: string;
       /**

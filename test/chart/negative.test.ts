@@ -43,6 +43,11 @@ crossField('storageType pvc without a claim name says which key to set', async (
     /triton\.modelRepository\.pvc\.claimName must name an existing PersistentVolumeClaim/);
 });
 
+crossField('an enabled model repository without a mount path says which key to set', async () => {
+  await expectFailure('helm', { triton: { modelRepository: { enabled: true, mountPath: '' } } },
+    /triton\.modelRepository\.mountPath must be set when triton\.modelRepository\.enabled is true/);
+});
+
 crossField('storageType nfs without server and path says which keys to set', async () => {
   await expectFailure('helm', { triton: { modelRepository: { enabled: true, storageType: 'nfs', nfs: { server: 'nfs.example.org' } } } },
     /triton\.modelRepository\.nfs\.server and triton\.modelRepository\.nfs\.path must both be set/);

@@ -6,6 +6,9 @@ involved and what to set, and fails `helm install`/`helm template` before anythi
 */}}
 {{- define "supersonic.triton.validate" -}}
 {{- if .Values.triton.modelRepository.enabled -}}
+  {{- if not .Values.triton.modelRepository.mountPath -}}
+    {{- fail "triton.modelRepository.mountPath must be set when triton.modelRepository.enabled is true" -}}
+  {{- end -}}
   {{- if and (eq .Values.triton.modelRepository.storageType "pvc") (not .Values.triton.modelRepository.pvc.claimName) -}}
     {{- fail "triton.modelRepository.pvc.claimName must name an existing PersistentVolumeClaim when triton.modelRepository.storageType is \"pvc\"" -}}
   {{- end -}}

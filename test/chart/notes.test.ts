@@ -1,0 +1,51 @@
+/**
+ * NOTES.txt, as `helm install` prints it: endpoints, the load metric, and deprecation warnings.
+ * Helm 4 only: Helm 3.18's `install --dry-run=client` still asks a cluster for its version, and
+ * `helm template` never renders NOTES, so there is no offline way to see Helm 3's NOTES.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { dryRunInstall, type HelmBinary } from '../helpers/helm.ts';
+
+const notes = suite('NOTES.txt');
+
+async function notesOf(binary: HelmBinary, release: string, values: Record<string, unknown> = {}): Promise<string> {
+  const result = await dryRunInstall(binary, { release, namespace: 'cms', values });
+  assert.is(result.code, 0, result.stderr);
+  const start = result.stdout.indexOf('NOTES:\n');
+  assert.ok(start >= 0, 'no NOTES in the output');
+  return result.stdout.slice(start);
+}
+
+notes('names the Triton Service of this release and prints ports as integers', async () => {
+  const text = await notesOf('helm', 'sonic-server');
+  assert.match(text, /Service:\s+sonic-server-triton\.cms\.svc\.cluster\.local/);
+  assert.match(text, /Ports:\s+http 8000, grpc 8001, metrics 8002\n/);
+  assert.not.match(text, /%!|float64|<no value>/);
+});
+
+notes('the built-in load metric selects this release, and a threshold of 0 is shown as 0', async () => {
+  const text = await notesOf('helm', 'sonic-server', { serverLoadThreshold: 0 });
+  assert.match(text, /Server load metric \(threshold 0\):/);
+  assert.match(text, /nv_inference_queue_duration_us\{release="sonic-server"\}/);
+});
+
+notes('a custom load metric is printed as given', async () => {
+  const metric = 'sum(rate(nv_inference_queue_duration_us{release="x"}[1m]))';
+  const text = await notesOf('helm', 'supersonic', { serverLoadMetric: metric });
+  assert.ok(text.includes(`  ${metric}\n`), text);
+});
+
+notes('the model repository line says what is mounted where', async () => {
+  const text = await notesOf('helm', 'supersonic', { triton: { modelRepository: { enabled: true, mountPath: '/models' } } });
+  assert.match(text, /Models:\s+cvmfs-pvc mounted read-only at \/models \(claim supersonic-cvmfs\)/);
+});
+
+notes('a deprecated key that is set gets a warning naming it; none otherwise', async () => {
+  const warned = await notesOf('helm', 'supersonic', { triton: { name: 'triton-atlas' } });
+  assert.match(warned, /WARNING: triton\.name is set\. Deprecated and ignored/);
+  const quiet = await notesOf('helm', 'supersonic');
+  assert.not.match(quiet, /WARNING/);
+});
+
+notes.run();
