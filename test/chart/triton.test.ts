@@ -1,0 +1,77 @@
+/**
+ * Triton behaviours that SuperSONIC 0.3.1 got wrong, asserted one by one (the golden renders
+ * show them too, but only as part of a diff).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHART_DIR, templateOrThrow } from '../helpers/helm.ts';
+import { parseManifests } from '../helpers/k8s/manifests.ts';
+
+const triton = suite('Triton rendering');
+type Manifest = Record<string, any>;
+
+async function render(values: Record<string, unknown>): Promise<Manifest[]> {
+  return parseManifests(await templateOrThrow('helm', { values })) as Manifest[];
+}
+const podOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'Deployment')!.spec.template.spec;
+
+triton('the container listens on targetPort, and the Service maps port to it', async () => {
+  const ports = [
+    { name: 'http', port: 8000, targetPort: 9000 },
+    { name: 'grpc', port: 8001, targetPort: 9001 },
+  ];
+  const objects = await render({ triton: { service: { ports } } });
+  assert.equal(podOf(objects).containers[0].ports.map((p: any) => p.containerPort), [9000, 9001]);
+  const service = objects.find((o) => o.kind === 'Service')!;
+  assert.equal(service.spec.ports.map((p: any) => [p.port, p.targetPort]), [[8000, 9000], [8001, 9001]]);
+});
+
+triton('the Service is headless, so Envoy sees every ready pod', async () => {
+  const service = (await render({})).find((o) => o.kind === 'Service')!;
+  assert.is(service.spec.clusterIP, 'None');
+});
+
+triton('storageType cvmfs mounts the host /cvmfs (not an emptyDir), with HostToContainer propagation', async () => {
+  for (const storageType of ['cvmfs', 'cvmfs-hostPath']) {
+    const pod = podOf(await render({ triton: { modelRepository: { enabled: true, storageType } } }));
+    const volume = pod.volumes.find((v: any) => v.name === 'model-repository');
+    assert.equal(volume, { name: 'model-repository', hostPath: { path: '/cvmfs', type: 'Directory' } }, storageType);
+    const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === 'model-repository');
+    assert.equal(mount, { name: 'model-repository', mountPath: '/cvmfs', readOnly: true, mountPropagation: 'HostToContainer' });
+  }
+});
+
+triton('non-CVMFS repositories are mounted read-only without mount propagation', async () => {
+  const pod = podOf(await render({ triton: { modelRepository: { enabled: true, storageType: 'pvc', mountPath: '/models', pvc: { claimName: 'm' } } } }));
+  const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === 'model-repository');
+  assert.equal(mount, { name: 'model-repository', mountPath: '/models', readOnly: true });
+});
+
+triton('the CVMFS claim is rendered exactly when this release uses and creates it', async () => {
+  const claims = async (modelRepository: Record<string, unknown>) =>
+    (await render({ triton: { modelRepository } })).filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name);
+  assert.equal(await claims({ enabled: true }), ['supersonic-cvmfs']);
+  assert.equal(await claims({ enabled: true, cvmfsPvc: { claimName: 'shared-cvmfs' } }), ['shared-cvmfs']);
+  assert.equal(await claims({ enabled: false }), []);
+  assert.equal(await claims({ enabled: true, cvmfsPvc: { create: false, claimName: 'cvmfs' } }), []);
+  assert.equal(await claims({ enabled: true, storageType: 'cvmfs' }), []);
+});
+
+triton('no template calls lookup, so helm template, GitOps renders and upgrades see the same objects', () => {
+  const dir = join(CHART_DIR, 'templates');
+  for (const file of readdirSync(dir)) {
+    // Inside a template action ({{ ... lookup ... }}), not in comments that explain its absence.
+    assert.not.match(readFileSync(join(dir, file), 'utf8'), /\{\{[^}]*\blookup\b/, `${file} calls lookup`);
+  }
+});
+
+triton('the pod template carries no chart version, so a chart upgrade alone does not restart GPU pods', async () => {
+  const deployment = (await render({})).find((o) => o.kind === 'Deployment')!;
+  assert.match(deployment.metadata.labels['helm.sh/chart'], /^supersonic-\d+\.\d+\.\d+/);
+  assert.not.ok('helm.sh/chart' in deployment.spec.template.metadata.labels);
+  assert.not.ok('app.kubernetes.io/version' in deployment.spec.template.metadata.labels);
+});
+
+triton.run();
