@@ -46,7 +46,7 @@ export async function generateAll(repoRoot: string): Promise<Map<string, string>
   files.set('generator/generated/values.ts', await renderTypes(schema.root));
 
   const templates = new Map([...chartFiles].filter(([path]) => path.startsWith('templates/')));
-  const usage = checkValuesUsage(keys, templates);
+  const usage = checkValuesUsage(keys, templates, schema.root);
   if (usage.length) throw new GeneratorError(usage, 'the chart templates and the schema disagree');
   return files;
 }

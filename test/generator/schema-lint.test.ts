@@ -63,6 +63,23 @@ lint('a deprecated key must say so first and have no default', () => {
   assert.match(problems, /old: is deprecated, so it must have no default/);
 });
 
+lint('keys inside a deprecated group need no default, and the group must say it is deprecated', () => {
+  const schema = validSchema();
+  schema.properties!.legacy = {
+    type: 'object', additionalProperties: false, deprecated: true, description: 'Deprecated: use app.',
+    properties: { image: { type: 'string', description: 'Old image.' } },
+  };
+  assert.equal(lintSchema(schema), []);
+  schema.properties!.legacy.description = 'Old settings.';
+  assert.match(lintSchema(schema).join('\n'), /legacy: is deprecated, so its description must start with "Deprecated"/);
+});
+
+lint('the root must declare draft-07', () => {
+  const schema = validSchema();
+  schema.$schema = 'https://json-schema.org/draft/2020-12/schema';
+  assert.match(lintSchema(schema).join('\n'), /\$schema must be http:\/\/json-schema\.org\/draft-07\/schema#/);
+});
+
 lint('the root must be closed and declare an open global', () => {
   const schema = validSchema();
   delete schema.properties!.global;

@@ -1,4 +1,5 @@
-import type { ValueKey } from '../schema/walk.ts';
+import { resolveRef, type ValueKey } from '../schema/walk.ts';
+import type { SchemaNode } from '../schema/types.ts';
 
 /**
  * Cross-checks the schema with the chart templates, both ways: every key is read by some
@@ -6,7 +7,7 @@ import type { ValueKey } from '../schema/walk.ts';
  * in the schema. Templates must spell out full paths (`.Values.triton.replicas`, not
  * `with .Values.triton` then `.replicas`) so this check can see what they read.
  */
-export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string>): string[] {
+export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string>, root: SchemaNode): string[] {
   const reads = collectReads(templates);
   const byPath = new Map(keys.map((key) => [key.dotted, key]));
   const problems: string[] = [];
@@ -16,12 +17,14 @@ export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string
     if (/\.Values(?![.\w])/.test(text)) problems.push(`${file}: reads .Values without a full key path; spell out .Values.<key>.<key>`);
   }
   for (const [path, files] of reads) {
-    if (!isKnownPath(path, byPath)) {
+    if (!isKnownPath(path, byPath, root)) {
       problems.push(`${files.join(', ')}: reads .Values.${path}, which the schema does not declare`);
     }
   }
   for (const key of keys) {
-    if (key.kind === 'group' || key.node['x-unread']) continue;
+    // Keys inside a deprecated group are covered by the group's own NOTES warning.
+    const insideDeprecatedGroup = key.deprecated && !key.node.deprecated;
+    if (key.kind === 'group' || key.node['x-unread'] || insideDeprecatedGroup) continue;
     const readSomewhere = [...reads.keys()].some((path) => path === key.dotted || path.startsWith(`${key.dotted}.`));
     if (!readSomewhere) problems.push(`${key.dotted}: declared in the schema but read by no template (read it, remove it, or explain with x-unread)`);
   }
@@ -42,13 +45,29 @@ export function collectReads(templates: Map<string, string>): Map<string, string
   return reads;
 }
 
-/** A path is known if it is a key, or lies inside a free-form leaf (`triton.resources.limits`). */
-function isKnownPath(path: string, byPath: Map<string, ValueKey>): boolean {
+/**
+ * A path is known if it is a key, or lies inside a leaf whose schema allows it: any name in a
+ * free-form map (`triton.nodeSelector.zone`), only declared names in a closed one
+ * (`triton.resources.limits`, not `triton.resources.limit`), nothing below a scalar.
+ */
+function isKnownPath(path: string, byPath: Map<string, ValueKey>, root: SchemaNode): boolean {
   if (byPath.has(path)) return true;
   const parts = path.split('.');
   for (let i = parts.length - 1; i > 0; i--) {
     const prefix = byPath.get(parts.slice(0, i).join('.'));
-    if (prefix) return prefix.kind === 'leaf';
+    if (prefix) return prefix.kind === 'leaf' && allowsSubPath(prefix.node, parts.slice(i), root);
   }
+  return false;
+}
+
+function allowsSubPath(node: SchemaNode, rest: string[], root: SchemaNode): boolean {
+  if (rest.length === 0) return true;
+  const resolved = resolveRef(node, root);
+  const [name, ...deeper] = rest as [string, ...string[]];
+  const declared = resolved.properties?.[name];
+  if (declared) return allowsSubPath(declared, deeper, root);
+  const extra = resolved.additionalProperties;
+  if (extra === true || (extra === undefined && resolved.type === 'object')) return true;
+  if (extra && typeof extra === 'object') return allowsSubPath(extra, deeper, root);
   return false;
 }

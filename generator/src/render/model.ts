@@ -49,7 +49,9 @@ export function buildModel(schema: BundledSchema, keys: ValueKey[]): TemplateMod
       sections.at(-1)!.keys.push(docKey);
     }
   });
-  return { chart: schema.chart, sections, deprecated: docKeys.filter((key) => key.deprecated) };
+  // NOTES warns about a deprecated key or group once, not about each key inside a deprecated group.
+  const warnings = docKeys.filter((docKey, i) => keys[i]!.node.deprecated === true);
+  return { chart: schema.chart, sections, deprecated: warnings };
 }
 
 function toDocKey(key: ValueKey, root: SchemaNode): DocKey {
@@ -60,7 +62,7 @@ function toDocKey(key: ValueKey, root: SchemaNode): DocKey {
     goPath: `.Values.${key.dotted}`,
     type: key.kind === 'group' ? 'object' : describeType(node, root),
     description: (node.description ?? '').trim(),
-    deprecated: node.deprecated === true,
+    deprecated: key.deprecated,
     group: key.kind === 'group',
     defaultInline: hasDefault ? JSON.stringify(node.default) : '',
     defaultBlock: hasDefault ? yamlSnippet(key.path, node.default) : '',

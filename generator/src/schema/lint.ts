@@ -19,10 +19,11 @@ export function lintSchema(root: SchemaNode): string[] {
   for (const key of walkValues(root)) {
     const { node, dotted } = key;
     if (!node.description?.trim()) problems.push(`${dotted}: has no description`);
-    if (node.deprecated) {
-      if (!/^Deprecated\b/.test(node.description ?? '')) {
-        problems.push(`${dotted}: is deprecated, so its description must start with "Deprecated" and say what to use instead`);
-      }
+    if (node.deprecated && !/^Deprecated\b/.test(node.description ?? '')) {
+      problems.push(`${dotted}: is deprecated, so its description must start with "Deprecated" and say what to use instead`);
+    }
+    if (key.deprecated) {
+      // Deprecated keys (and keys of deprecated groups) are accepted but never written to values.yaml.
       if (node.default !== undefined) problems.push(`${dotted}: is deprecated, so it must have no default (it would appear in values.yaml)`);
       continue;
     }
@@ -90,8 +91,14 @@ function checkObjectsDeclareClosure(node: SchemaNode, where: string): string[] {
   return problems;
 }
 
-/** Helm injects `global` into a subchart's values, so a closed root must declare it, open. */
+/**
+ * The root declares draft-07, is closed, and declares `global` open: Helm injects `global` into
+ * a subchart's values, so without it the chart fails validation as a dependency.
+ */
 function checkGlobal(root: SchemaNode): string[] {
+  if (root.$schema !== 'http://json-schema.org/draft-07/schema#') {
+    return ['(root): $schema must be http://json-schema.org/draft-07/schema# (the draft both Helm 3 and Helm 4 validate)'];
+  }
   if (root.additionalProperties !== false) return ['(root): the root object must be closed (additionalProperties: false)'];
   const global = root.properties?.global && resolveRef(root.properties.global, root);
   if (!global || global.additionalProperties !== true || isGroup(global)) {

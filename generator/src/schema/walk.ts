@@ -11,6 +11,8 @@ export interface ValueKey {
   /** A leaf holds a value; a group is a closed object whose keys are listed after it. */
   kind: 'leaf' | 'group';
   depth: number;
+  /** Deprecated itself, or inside a deprecated group: kept out of values.yaml, still accepted. */
+  deprecated: boolean;
 }
 
 /** Follows a local `#/definitions/<name>` reference; keywords beside the `$ref` win. */
@@ -36,24 +38,26 @@ export function isGroup(node: SchemaNode): boolean {
 /** Every key of the values schema, depth first, in the order the schema declares them. */
 export function walkValues(root: SchemaNode): ValueKey[] {
   const keys: ValueKey[] = [];
-  const visit = (node: SchemaNode, path: string[]) => {
+  const visit = (node: SchemaNode, path: string[], inDeprecated: boolean) => {
     for (const [name, child] of Object.entries(node.properties ?? {})) {
       const resolved = resolveRef(child, root);
       const childPath = [...path, name];
       const kind = isGroup(resolved) ? 'group' : 'leaf';
-      keys.push({ path: childPath, dotted: childPath.join('.'), node: resolved, kind, depth: path.length });
-      if (kind === 'group') visit(resolved, childPath);
+      const deprecated = inDeprecated || resolved.deprecated === true;
+      keys.push({ path: childPath, dotted: childPath.join('.'), node: resolved, kind, depth: path.length, deprecated });
+      if (kind === 'group') visit(resolved, childPath, deprecated);
     }
   };
-  visit(root, []);
+  visit(root, [], false);
   return keys;
 }
 
-/** The defaults of a group, assembled from its leaves; deprecated keys have none. */
+/** The defaults of a group, assembled from its leaves; deprecated keys and groups have none. */
 export function defaultsOf(node: SchemaNode, root: SchemaNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, child] of Object.entries(node.properties ?? {})) {
     const resolved = resolveRef(child, root);
+    if (resolved.deprecated) continue;
     if (isGroup(resolved)) out[name] = defaultsOf(resolved, root);
     else if (resolved.default !== undefined) out[name] = resolved.default;
   }
