@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, templateOrThrow } from '../helpers/helm.ts';
 import { parseManifests } from '../helpers/k8s/manifests.ts';
@@ -39,8 +39,9 @@ drain('preStop marks the pod as shutting down, waits drainSeconds, and readiness
   const container = deployment.spec.template.spec.containers[0];
   const commands = { readiness: container.readinessProbe.exec.command, preStop: container.lifecycle.preStop.exec.command };
 
-  const driver = join(REPO_ROOT, 'test/helpers/drain-driver.ts');
-  const output = await inNamespace([process.execPath, '--import', 'tsx', driver, JSON.stringify(commands)]);
+  // Passed as source text: inside the namespace /tmp is replaced, and the repository may be under it.
+  const driver = readFileSync(join(REPO_ROOT, 'test/helpers/drain-driver.mjs'), 'utf8');
+  const output = await inNamespace([process.execPath, '--input-type=module', '-e', driver, JSON.stringify(commands)]);
   const result = JSON.parse(output.trim().split('\n').at(-1)!);
 
   assert.is(result.readyBefore, 0, 'a healthy Triton must be ready before the drain');
