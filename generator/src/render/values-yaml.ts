@@ -17,7 +17,8 @@ export function renderValuesYaml(root: SchemaNode, keys: ValueKey[]): string {
     const comment = commentFor(key);
     if (isScalar(pair.key)) {
       pair.key.commentBefore = comment;
-      if (key.depth === 0) pair.key.spaceBefore = true;
+      // A blank line before each top-level key and each nested group, so sections stand apart.
+      if (key.depth === 0 || key.kind === 'group') pair.key.spaceBefore = true;
     }
   }
   const body = doc.toString({ lineWidth: 0, indentSeq: true });
