@@ -464,4 +464,484 @@ export interface Values {
       };
     };
   };
+  /**
+   * The Envoy gateway, the one endpoint clients connect to. It balances gRPC requests across the Triton pods, and can limit connections, shed load and check tokens.
+   */
+  envoy?: {
+    /**
+     * Deploy Envoy. Without it clients must reach Triton's headless Service directly.
+     */
+    enabled?: boolean;
+    /**
+     * Number of Envoy pods. Each one balances independently; the rate limits apply per pod.
+     */
+    replicas?: number;
+    /**
+     * Envoy container image. The chart runs the image's own `envoy` binary as a non-root user with a read-only root filesystem; nothing is installed at start-up, so air-gapped mirrors work.
+     */
+    image?: string;
+    /**
+     * When the kubelet pulls the Envoy image.
+     */
+    imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+    /**
+     * Secrets with registry credentials for a private Envoy image.
+     */
+    imagePullSecrets?: {
+      /**
+       * Name of a Secret of type kubernetes.io/dockerconfigjson in the release namespace.
+       */
+      name: string;
+    }[];
+    /**
+     * Command-line arguments of `envoy`. They must include `--config-path /etc/envoy/envoy.yaml` (or `-c`), where the chart mounts the configuration.
+     */
+    args?: string[];
+    /**
+     * Run Envoy with a configuration of your own instead of the generated one. The named ConfigMap is mounted directly (nothing is copied at install time), so `helm template` and GitOps tools work, and an edit to the ConfigMap reaches Envoy at its next restart (`kubectl rollout restart deployment/<name>-envoy`).
+     */
+    external_config?: {
+      /**
+       * Use the ConfigMap named by `configmap_name` as Envoy's configuration.
+       */
+      load_from_configmap?: boolean;
+      /**
+       * Name of the ConfigMap, in the release namespace; required with `load_from_configmap`.
+       */
+      configmap_name?: string;
+      /**
+       * Key of the configuration in the ConfigMap; empty means `envoy.yaml`.
+       */
+      configmap_key?: string;
+    };
+    /**
+     * CPU and memory of each Envoy pod. Envoy is light, but thousands of client connections need CPU: raise the CPU limit, or add replicas, if connections queue.
+     */
+    resources?: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Annotations of the Envoy pods.
+     */
+    annotations?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Node labels the Envoy pods require.
+     */
+    nodeSelector?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Tolerations of the Envoy pods.
+     */
+    tolerations?: {
+      /**
+       * Taint key to tolerate; empty with operator Exists tolerates every taint.
+       */
+      key?: string;
+      /**
+       * How the value is compared.
+       */
+      operator?: 'Equal' | 'Exists';
+      /**
+       * Taint value, for operator Equal.
+       */
+      value?: string;
+      /**
+       * Taint effect to tolerate; empty means all.
+       */
+      effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+      /**
+       * For NoExecute, how long the pod stays bound after the taint appears.
+       */
+      tolerationSeconds?: number;
+    }[];
+    /**
+     * Affinity rules of the Envoy pods, for example to keep them off GPU nodes.
+     */
+    affinity?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the Envoy pods. The default meets the restricted Pod Security Standard; uid 101 is the `envoy` user of the official images.
+     */
+    podSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the Envoy container.
+     */
+    containerSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * When an Envoy pod receives connections: Envoy's `/ready`, served on the metrics port, is OK once its listeners and clusters are set up.
+     */
+    readinessProbe?: {
+      /**
+       * Leave this probe out entirely.
+       */
+      reset?: boolean;
+      /**
+       * Seconds after start before the first probe.
+       */
+      initialDelaySeconds?: number;
+      /**
+       * Seconds between probes.
+       */
+      periodSeconds?: number;
+      /**
+       * Seconds before a probe counts as failed.
+       */
+      timeoutSeconds?: number;
+      /**
+       * Consecutive failures before the probe counts as failed.
+       */
+      failureThreshold?: number;
+    };
+    /**
+     * When Kubernetes restarts an Envoy container whose metrics port stopped accepting connections.
+     */
+    livenessProbe?: {
+      /**
+       * Leave this probe out entirely.
+       */
+      reset?: boolean;
+      /**
+       * Seconds after start before the first probe.
+       */
+      initialDelaySeconds?: number;
+      /**
+       * Seconds between probes.
+       */
+      periodSeconds?: number;
+      /**
+       * Seconds before a probe counts as failed.
+       */
+      timeoutSeconds?: number;
+      /**
+       * Consecutive failures before the probe counts as failed.
+       */
+      failureThreshold?: number;
+    };
+    /**
+     * The client-facing Service, named after the instance (`<name>.<namespace>.svc.cluster.local`). Clients connect to its `grpc` port. Envoy's admin interface is never on it.
+     */
+    service?: {
+      /**
+       * `ClusterIP` serves clients inside the cluster (use `ingress` for the outside); `LoadBalancer` gives the Service an external address.
+       */
+      type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+      /**
+       * Annotations of the Service, for example a load-balancer address pool.
+       */
+      annotations?: {
+        [k: string]: string | undefined;
+      };
+      /**
+       * Ports of the Service. `grpc` is required: Envoy's gRPC listener listens on its `targetPort`. A port named `admin` (SuperSONIC 0.3 had one) is left out with a warning: the admin interface only listens on localhost now.
+       *
+       * @minItems 1
+       */
+      ports?: [
+        {
+          /**
+           * Port name (an IANA service name).
+           */
+          name: string;
+          /**
+           * Port of the Service.
+           */
+          port: number;
+          /**
+           * Port the container listens on.
+           */
+          targetPort: number;
+          /**
+           * Transport protocol; TCP when omitted.
+           */
+          protocol?: 'TCP' | 'UDP' | 'SCTP';
+          /**
+           * Application protocol hint for proxies and meshes, for example `kubernetes.io/h2c` for gRPC.
+           */
+          appProtocol?: string;
+          /**
+           * Node port, for Services of type NodePort or LoadBalancer; picked by Kubernetes when omitted.
+           */
+          nodePort?: number;
+        },
+        ...{
+          /**
+           * Port name (an IANA service name).
+           */
+          name: string;
+          /**
+           * Port of the Service.
+           */
+          port: number;
+          /**
+           * Port the container listens on.
+           */
+          targetPort: number;
+          /**
+           * Transport protocol; TCP when omitted.
+           */
+          protocol?: 'TCP' | 'UDP' | 'SCTP';
+          /**
+           * Application protocol hint for proxies and meshes, for example `kubernetes.io/h2c` for gRPC.
+           */
+          appProtocol?: string;
+          /**
+           * Node port, for Services of type NodePort or LoadBalancer; picked by Kubernetes when omitted.
+           */
+          nodePort?: number;
+        }[]
+      ];
+    };
+    /**
+     * Envoy's own metrics and readiness, on a port of their own: `/stats/prometheus` and `/ready` only (the rest of the admin interface stays on localhost), behind a separate `<name>-envoy-metrics` Service for scraping.
+     */
+    metrics?: {
+      /**
+       * Port of the metrics listener and of its Service.
+       */
+      port?: number;
+    };
+    /**
+     * An Ingress in front of Envoy, for clients outside the cluster. The ingress controller must speak HTTP/2 (gRPC) to the backend, usually through an annotation such as `haproxy-ingress.github.io/backend-protocol: h2` or `nginx.ingress.kubernetes.io/backend-protocol: GRPC`.
+     */
+    ingress?: {
+      /**
+       * Create the Ingress; needs `hostName` or `hosts`.
+       */
+      enabled?: boolean;
+      /**
+       * Host name clients use. With no `tls` list, TLS is declared for it without a Secret, so the controller's default certificate is used (as in SuperSONIC 0.3).
+       */
+      hostName?: string;
+      /**
+       * More host names, in addition to `hostName`.
+       */
+      hosts?: string[];
+      /**
+       * TLS settings of the Ingress; each entry lists hosts and, optionally, the Secret holding their certificate.
+       */
+      tls?: {
+        /**
+         * Host names the certificate covers.
+         */
+        hosts?: string[];
+        /**
+         * Secret of type kubernetes.io/tls; omit to use the controller's default certificate.
+         */
+        secretName?: string;
+      }[];
+      /**
+       * IngressClass to use; empty means the cluster default.
+       */
+      ingressClassName?: string;
+      /**
+       * Annotations of the Ingress, for the controller's settings.
+       */
+      annotations?: {
+        [k: string]: string | undefined;
+      };
+    };
+    /**
+     * How long Envoy waits for Triton's whole answer before failing the request. `0s` (the default) means no limit, so long requests and streams are not cut off.
+     */
+    grpc_route_timeout?: string;
+    /**
+     * How Envoy picks a Triton pod for each request. `LEAST_REQUEST` favours the pod with the fewest requests in flight; `ROUND_ROBIN` takes them in turn; `RANDOM` picks at random; `RING_HASH` and `MAGLEV` keep each client (by source address) on the same pod.
+     */
+    loadBalancerPolicy?: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
+    /**
+     * Envoy's own view of each Triton pod, so a dead or stuck pod stops receiving requests before Kubernetes notices: active health checks of Triton's `/v2/health/ready` on its `http` port, and outlier detection that ejects a pod after consecutive errors.
+     */
+    upstreamHealth?: {
+      /**
+       * Seconds between health checks of each Triton pod.
+       */
+      healthCheckInterval?: string;
+      /**
+       * Failed health checks after which a pod receives no more requests.
+       */
+      unhealthyThreshold?: number;
+      /**
+       * Consecutive failed requests (gateway errors or 5xx) after which a pod is ejected for a while.
+       */
+      consecutiveErrors?: number;
+      /**
+       * How long a pod is ejected the first time; longer each time it is ejected again.
+       */
+      baseEjectionTime?: string;
+    };
+    /**
+     * Limits on what reaches Triton.
+     */
+    rate_limiter?: {
+      /**
+       * Limits new client connections with a token bucket, per Envoy pod: each new connection takes a token; the bucket holds `max_tokens` and gains `tokens_per_fill` every `fill_interval`. Connections over the limit are closed at once.
+       */
+      listener_level?: {
+        /**
+         * Limit new connections.
+         */
+        enabled?: boolean;
+        /**
+         * Most connections accepted in a burst.
+         */
+        max_tokens?: number;
+        /**
+         * Tokens added every `fill_interval`.
+         */
+        tokens_per_fill?: number;
+        /**
+         * How often tokens are added; 1 token every 12 s allows 5 new connections a minute.
+         */
+        fill_interval?: string;
+      };
+      /**
+       * Refuses inference requests while the instance is overloaded: when `serverLoadMetric`, read from Prometheus (`prometheus.external`), is above `serverLoadThreshold`. The value is cached for `refreshSeconds`, so Prometheus sees one query per Envoy worker per interval.
+       */
+      prometheus_based?: {
+        /**
+         * Refuse requests while overloaded. Needs a Prometheus address (`prometheus.external`).
+         */
+        enabled?: boolean;
+        /**
+         * `shed`: refuse inference calls (gRPC `ModelInfer`/`ModelStreamInfer` with status RESOURCE_EXHAUSTED, HTTP `/infer` with 429); health, metadata and repository calls always pass. `signal`: SuperSONIC 0.3's behaviour, for CMSSW clients that read it: nothing is refused, but `RepositoryIndex` answers come back empty with grpc-status 1.
+         */
+        mode?: 'shed' | 'signal';
+        /**
+         * What to do when the load cannot be read (Prometheus down, an error, no data, NaN): `true` lets requests through, `false` refuses them as if overloaded.
+         */
+        failOpen?: boolean;
+        /**
+         * Seconds a measured load is reused before Prometheus is asked again.
+         */
+        refreshSeconds?: number;
+        /**
+         * Milliseconds to wait for Prometheus before the load counts as unknown.
+         */
+        timeoutMs?: number;
+        /**
+         * @deprecated
+         * Deprecated and ignored: the Lua filter is built into the chart and configured by the keys beside this one.
+         */
+        luaConfig?: string;
+      };
+    };
+    /**
+     * Requires a valid JWT (a bearer token in the `authorization` header) on every request. Envoy fetches the signing keys from `jwt_remote_jwks_uri` over TLS, checking the server's certificate against the system CAs.
+     */
+    auth?: {
+      /**
+       * Check tokens.
+       */
+      enabled?: boolean;
+      /**
+       * Name of the token provider in Envoy's configuration and statistics; empty means the instance name.
+       */
+      providerName?: string;
+      /**
+       * The `iss` a token must carry.
+       */
+      jwt_issuer?: string;
+      /**
+       * URL of the issuer's signing keys (JWKS).
+       */
+      jwt_remote_jwks_uri?: string;
+      /**
+       * Accepted `aud` values; a token must carry one of them. Empty accepts any audience.
+       */
+      audiences?: string[];
+      /**
+       * Host name of the JWKS server (the host of `jwt_remote_jwks_uri`); also the TLS server name checked.
+       */
+      url?: string;
+      /**
+       * Port of the JWKS server.
+       */
+      port?: number;
+    };
+    /**
+     * Fraction of requests Envoy traces when `tracing.enabled`: `0.01` is 1 in 100. Match Triton's `--trace-config rate=100` so both sides trace the same requests.
+     */
+    tracing_sampling_rate?: number;
+    /**
+     * OpenTelemetry traces of the requests Envoy forwards, sent over OTLP/gRPC to a collector.
+     */
+    tracing?: {
+      /**
+       * Send traces.
+       */
+      enabled?: boolean;
+      /**
+       * Host name of the OpenTelemetry collector; required when tracing is enabled.
+       */
+      collectorHost?: string;
+      /**
+       * OTLP/gRPC port of the collector.
+       */
+      collectorPort?: number;
+    };
+  };
+  /**
+   * The Prometheus that holds the server-load metric, read by Envoy's rate limiter.
+   */
+  prometheus?: {
+    /**
+     * A Prometheus that already runs, inside or outside the cluster.
+     */
+    external?: {
+      /**
+       * Read metrics from this Prometheus.
+       */
+      enabled?: boolean;
+      /**
+       * Host name of the Prometheus server, with or without `http://`/`https://` (a scheme written here wins over `scheme`; any path is ignored).
+       */
+      url?: string;
+      /**
+       * Port of the Prometheus server.
+       */
+      port?: number;
+      /**
+       * How to reach it. With `https` the server's certificate is checked against the system CAs.
+       */
+      scheme?: 'http' | 'https';
+    };
+  };
 }

@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { loadSchema } from '../../generator/src/schema/load.ts';
 import { defaultsOf } from '../../generator/src/schema/walk.ts';
 import { REPO_ROOT, template } from '../helpers/helm.ts';
-import { coveredPart, loadCompatFiles, mergeValues } from '../helpers/compat.ts';
+import { coveredPart, loadCompatFiles, mergeValues, ROOT_SCALAR_KEYS } from '../helpers/compat.ts';
 import { parseManifests, validateManifests } from '../helpers/k8s/manifests.ts';
 
 const { root } = loadSchema(join(REPO_ROOT, 'schema/root.yaml'));
-const rootKeys = Object.keys(root.properties ?? {});
 const tritonDefaults = defaultsOf(root, root).triton as Record<string, any>;
 const compat = suite('SuperSONIC 0.3.1 values files (root and triton parts)');
 
@@ -20,7 +19,7 @@ type Manifest = Record<string, any>;
 const find = (objects: Manifest[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata?.name === name);
 
 for (const file of loadCompatFiles()) {
-  const values = coveredPart(file.values, rootKeys);
+  const values = coveredPart(file.values, [...ROOT_SCALAR_KEYS, 'triton']);
   const triton = mergeValues(tritonDefaults, values.triton);
   const repo = triton.modelRepository;
 

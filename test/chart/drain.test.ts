@@ -35,7 +35,7 @@ function inNamespace(args: string[]): Promise<string> {
 drain('preStop marks the pod as shutting down, waits drainSeconds, and readiness then fails', async () => {
   requireTools();
   const rendered = parseManifests(await templateOrThrow('helm', { values: { triton: { drainSeconds: 2 } } }));
-  const deployment = rendered.find((o) => o.kind === 'Deployment') as Record<string, any>;
+  const deployment = rendered.find((o: Record<string, any>) => o.kind === 'Deployment' && o.metadata.name === 'supersonic-triton') as Record<string, any>;
   const container = deployment.spec.template.spec.containers[0];
   const commands = { readiness: container.readinessProbe.exec.command, preStop: container.lifecycle.preStop.exec.command };
 

@@ -15,7 +15,9 @@ type Manifest = Record<string, any>;
 async function render(values: Record<string, unknown>): Promise<Manifest[]> {
   return parseManifests(await templateOrThrow('helm', { values })) as Manifest[];
 }
-const podOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'Deployment')!.spec.template.spec;
+const isTriton = (o: Manifest) => o.metadata?.labels?.['app.kubernetes.io/component'] === 'triton';
+const tritonOf = (objects: Manifest[], kind: string) => objects.find((o) => o.kind === kind && isTriton(o))!;
+const podOf = (objects: Manifest[]) => tritonOf(objects, 'Deployment').spec.template.spec;
 
 triton('the container listens on targetPort, and the Service maps port to it', async () => {
   const ports = [
@@ -24,12 +26,12 @@ triton('the container listens on targetPort, and the Service maps port to it', a
   ];
   const objects = await render({ triton: { service: { ports } } });
   assert.equal(podOf(objects).containers[0].ports.map((p: any) => p.containerPort), [9000, 9001]);
-  const service = objects.find((o) => o.kind === 'Service')!;
+  const service = tritonOf(objects, 'Service');
   assert.equal(service.spec.ports.map((p: any) => [p.port, p.targetPort]), [[8000, 9000], [8001, 9001]]);
 });
 
 triton('the Service is headless, so Envoy sees every ready pod', async () => {
-  const service = (await render({})).find((o) => o.kind === 'Service')!;
+  const service = tritonOf(await render({}), 'Service');
   assert.is(service.spec.clusterIP, 'None');
 });
 
@@ -68,7 +70,7 @@ triton('no template calls lookup, so helm template, GitOps renders and upgrades 
 });
 
 triton('the pod template carries no chart version, so a chart upgrade alone does not restart GPU pods', async () => {
-  const deployment = (await render({})).find((o) => o.kind === 'Deployment')!;
+  const deployment = tritonOf(await render({}), 'Deployment');
   assert.match(deployment.metadata.labels['helm.sh/chart'], /^supersonic-\d+\.\d+\.\d+/);
   assert.not.ok('helm.sh/chart' in deployment.spec.template.metadata.labels);
   assert.not.ok('app.kubernetes.io/version' in deployment.spec.template.metadata.labels);

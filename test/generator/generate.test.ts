@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CHART_DIR, generateAll, OWNED_DIRS } from '../../generator/src/generate.ts';
 import { findDrift, writeFiles } from '../../generator/src/output.ts';
-import { goTemplateHeader, jsonComment, markdownHeader, typescriptHeader, yamlHeader } from '../../generator/src/render/headers.ts';
+import { goTemplateHeader, jsonComment, luaHeader, markdownHeader, typescriptHeader, yamlHeader } from '../../generator/src/render/headers.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
 
 const VALUES_YAML = `${CHART_DIR}/values.yaml`;
@@ -39,6 +39,8 @@ function assertNotice(path: string, content: string): void {
     const json = JSON.parse(content);
     assert.is(json.$comment, jsonComment, `${path}: $comment`);
     assert.is(Object.keys(json).indexOf('$comment'), 1, `${path}: $comment right after $schema`);
+  } else if (name.endsWith('.lua')) {
+    assert.ok(content.startsWith(luaHeader), `${path}: starts with a -- comment`);
   } else if (name.endsWith('.yaml') || name === '.helmignore') {
     assert.ok(content.startsWith(yamlHeader), `${path}: starts with a # comment`);
   } else {

@@ -25,7 +25,10 @@ export function loadCompatFiles(): CompatFile[] {
     .map((name) => ({ name, values: (parse(readFileSync(join(COMPAT_DIR, name), 'utf8')) ?? {}) as Record<string, unknown> }));
 }
 
-/** The keys of `values` that the schema's root declares. */
+/** The root keys that are not components: every test of a component takes them along. */
+export const ROOT_SCALAR_KEYS = ['global', 'nameOverride', 'fullnameOverride', 'commonLabels', 'serverLoadMetric', 'serverLoadThreshold'];
+
+/** The parts of `values` under the given root keys. */
 export function coveredPart(values: Record<string, unknown>, rootKeys: string[]): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([key]) => rootKeys.includes(key)));
 }

@@ -1,5 +1,5 @@
 import Handlebars from 'handlebars';
-import { goTemplateHeader, markdownHeader, yamlHeader } from './headers.ts';
+import { goTemplateHeader, luaHeader, markdownHeader, yamlHeader } from './headers.ts';
 
 /**
  * A Handlebars environment for templates that emit Go templates and Markdown. `noEscape`
@@ -12,6 +12,7 @@ export function createHandlebars(): typeof Handlebars {
   hb.registerHelper('goTemplateHeader', () => goTemplateHeader);
   hb.registerHelper('markdownHeader', () => markdownHeader);
   hb.registerHelper('yamlHeader', () => yamlHeader);
+  hb.registerHelper('luaHeader', () => luaHeader);
   // Markdown table cells: a `|` would end the cell, a newline the row.
   hb.registerHelper('cell', (text: unknown) => String(text).replaceAll('|', '\\|').replaceAll('\n', ' '));
   return hb;

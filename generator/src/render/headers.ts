@@ -9,4 +9,5 @@ export const markdownHeader = `<!-- ${NOTICE} -->\n`;
 /** A Go template comment that renders to nothing (the trailing `-}}` eats the newline). */
 export const goTemplateHeader = `{{- /* ${NOTICE} */ -}}\n`;
 export const typescriptHeader = `// ${NOTICE}\n`;
+export const luaHeader = `-- ${NOTICE}\n`;
 export const jsonComment = NOTICE;

@@ -12,23 +12,25 @@ import { exampleAsValues, wrap } from './text.ts';
 export function renderValuesYaml(root: SchemaNode, keys: ValueKey[]): string {
   const doc = new Document(defaultsOf(root, root));
   for (const key of keys) {
-    const pair = findPair(doc, key.path);
-    if (!pair) continue; // deprecated keys have no default and so no place in values.yaml
-    const comment = commentFor(key);
+    const found = findPair(doc, key.path);
+    if (!found) continue; // deprecated keys have no default and so no place in values.yaml
+    const { pair, first } = found;
     if (isScalar(pair.key)) {
-      pair.key.commentBefore = comment;
-      // A blank line before each top-level key and each nested group, so sections stand apart.
-      if (key.depth === 0 || key.kind === 'group') pair.key.spaceBefore = true;
+      pair.key.commentBefore = commentFor(key);
+      // A blank line before each top-level key and each nested group, so sections stand apart;
+      // not before the first key of a group, right under its parent.
+      if (key.depth === 0 || (key.kind === 'group' && !first)) pair.key.spaceBefore = true;
     }
   }
   const body = doc.toString({ lineWidth: 0, indentSeq: true });
   return `# yaml-language-server: $schema=values.schema.json\n${yamlHeader}${body}`;
 }
 
-function findPair(doc: Document, path: string[]): Pair | undefined {
+function findPair(doc: Document, path: string[]): { pair: Pair; first: boolean } | undefined {
   const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
   if (!isMap(parent)) return undefined;
-  return parent.items.find((item): item is Pair => isPair(item) && isScalar(item.key) && item.key.value === path.at(-1));
+  const pair = parent.items.find((item): item is Pair => isPair(item) && isScalar(item.key) && item.key.value === path.at(-1));
+  return pair && { pair, first: parent.items[0] === pair };
 }
 
 function commentFor(key: ValueKey): string {
