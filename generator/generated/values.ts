@@ -10,13 +10,13 @@ export interface Values {
     [k: string]: unknown | undefined;
   };
   /**
-   * Name of this SuperSONIC instance, used as the prefix of every object's name. The client-facing Envoy Service is named exactly this, so clients connect to `<name>.<namespace>.svc.cluster.local`. Empty means the release name. Labels and selectors do not depend on it, so it can be changed on upgrade.
+   * Name of this SuperSONIC instance, used as the prefix of every object's name. The client-facing Envoy Service is named exactly this, so clients connect to `<name>.<namespace>.svc.cluster.local`. Empty means the release name. A DNS label: lower-case letters, digits and `-`, starting with a letter. Labels and selectors do not depend on it.
    */
-  nameOverride?: string;
+  nameOverride: string;
   /**
    * Same as `nameOverride`, and takes precedence over it. Provided because umbrella charts and GitOps tools set `fullnameOverride` by convention.
    */
-  fullnameOverride?: string;
+  fullnameOverride: string;
   /**
    * Labels added to every object the chart creates.
    */
@@ -26,27 +26,27 @@ export interface Values {
   /**
    * PromQL expression giving the load of this instance; the KEDA autoscaler and Envoy's Prometheus-based rate limiter both compare it with `serverLoadThreshold`. Empty means the built-in metric: the average time (ms) an inference request waits in Triton's queue, `sum(rate(nv_inference_queue_duration_us)) / sum(rate(nv_inference_exec_count) * 1000)` over 30 s, for this instance's pods.
    */
-  serverLoadMetric?: string;
+  serverLoadMetric: string;
   /**
    * Value of `serverLoadMetric` above which the instance counts as overloaded: KEDA adds Triton replicas and the rate limiter refuses new requests.
    */
-  serverLoadThreshold?: number;
+  serverLoadThreshold: number;
   /**
    * NVIDIA Triton Inference Server, the pods that run the models. Envoy balances client requests across them through a headless Service.
    */
-  triton?: {
+  triton: {
     /**
      * Number of Triton pods when autoscaling is off. `0` is honoured (SuperSONIC 0.3 turned it into 1) and releases every GPU of this instance.
      */
-    replicas?: number;
+    replicas: number;
     /**
-     * Triton container image, as `registry/repository:tag` or `...@sha256:...`. Experiments often use an image with extra backends (for example `fastml/triton-torchgeo` for CMS).
+     * Triton container image, as `registry/repository:tag` or `...@sha256:...`. Experiments often use an image with extra backends (for example `fastml/triton-torchgeo` for CMS). NVIDIA's `-py3-min` images hold no Triton server (they are bases to build one on), so SuperSONIC 0.3's default could not start.
      */
-    image?: string;
+    image: string;
     /**
      * When the kubelet pulls the Triton image. `IfNotPresent` suits pinned tags and air-gapped mirrors.
      */
-    imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+    imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
     /**
      * Secrets with registry credentials for a private Triton image (for example a site mirror of nvcr.io).
      */
@@ -72,7 +72,7 @@ export interface Values {
     /**
      * CPU, memory and GPU of each Triton pod. Request GPUs here (`nvidia.com/gpu: 1` under both requests and limits), or a MIG slice such as `nvidia.com/mig-1g.10gb: 1`.
      */
-    resources?: {
+    resources: {
       /**
        * Resources reserved for the container; the scheduler places the pod on a node that has them.
        */
@@ -159,15 +159,15 @@ export interface Values {
     /**
      * PriorityClass of the Triton pods; empty means the cluster default.
      */
-    priorityClassName?: string;
+    priorityClassName: string;
     /**
      * Seconds between the start of a pod's shutdown and its kill. Must exceed `drainSeconds` plus Triton's `--exit-timeout-secs` (60 in the default args).
      */
-    terminationGracePeriodSeconds?: number;
+    terminationGracePeriodSeconds: number;
     /**
      * On shutdown, the preStop hook creates `/tmp/shutdown` (which fails the readiness probe) and waits this long before Triton gets SIGTERM, so Envoy stops sending new requests to the pod first. `0` skips the wait.
      */
-    drainSeconds?: number;
+    drainSeconds: number;
     /**
      * Security context of the Triton pods. The default meets the restricted Pod Security Standard; uid 1000 is the `triton-server` user of NVIDIA's images.
      */
@@ -183,15 +183,15 @@ export interface Values {
     /**
      * A memory-backed `/dev/shm`. The container runtime's default is 64 MiB, too small for Triton's Python backend, which passes tensors through shared memory.
      */
-    sharedMemory?: {
+    sharedMemory: {
       /**
        * Mount a memory-backed emptyDir at `/dev/shm`.
        */
-      enabled?: boolean;
+      enabled: boolean;
       /**
        * Most memory `/dev/shm` may hold; it counts toward the container's memory limit.
        */
-      sizeLimit?: number | string;
+      sizeLimit: number | string;
     };
     /**
      * Extra environment variables of the Triton container.
@@ -231,63 +231,63 @@ export interface Values {
     /**
      * Where Triton reads models from. Point `--model-repository` in `args` at a path under `mountPath`.
      */
-    modelRepository?: {
+    modelRepository: {
       /**
        * Mount a model repository into the Triton pods.
        */
-      enabled?: boolean;
+      enabled: boolean;
       /**
        * Path of the model repository inside the Triton container; required when `enabled` is true.
        */
-      mountPath?: string;
+      mountPath: string;
       /**
        * Where the repository comes from. `cvmfs-pvc`: CVMFS through the cvmfs-csi driver, via a PersistentVolumeClaim (see `cvmfsPvc`). `cvmfs`: the nodes' own `/cvmfs` mount, via hostPath (needs a namespace that allows hostPath volumes); `cvmfs-hostPath` is the same, under its 0.3.x name. `pvc`: an existing PersistentVolumeClaim (`pvc.claimName`). `nfs`: an NFS export (`nfs.server`, `nfs.path`). CVMFS mounts use `mountPropagation: HostToContainer`, so repositories the automounter mounts later are visible.
        */
-      storageType?: 'cvmfs-pvc' | 'cvmfs' | 'cvmfs-hostPath' | 'pvc' | 'nfs';
+      storageType: 'cvmfs-pvc' | 'cvmfs' | 'cvmfs-hostPath' | 'pvc' | 'nfs';
       /**
        * The claim mounted when `storageType` is `pvc`.
        */
-      pvc?: {
+      pvc: {
         /**
          * Name of an existing PersistentVolumeClaim in the release namespace; required when `storageType` is `pvc`.
          */
-        claimName?: string;
+        claimName: string;
       };
       /**
        * The NFS export mounted when `storageType` is `nfs`.
        */
-      nfs?: {
+      nfs: {
         /**
          * NFS server host name or IP address; required when `storageType` is `nfs`.
          */
-        server?: string;
+        server: string;
         /**
          * Exported path on the NFS server; required when `storageType` is `nfs`.
          */
-        path?: string;
+        path: string;
       };
       /**
        * The CVMFS claim used when `storageType` is `cvmfs-pvc`. By default the chart creates it as part of the release (named `<instance>-cvmfs`), so it is upgraded and uninstalled with the release.
        */
-      cvmfsPvc?: {
+      cvmfsPvc: {
         /**
          * Create the claim. Set `false` to use an existing one, for example the `cvmfs` claim that SuperSONIC 0.3.x left in the namespace.
          */
-        create?: boolean;
+        create: boolean;
         /**
          * Name of the claim; empty means `<instance>-cvmfs`. Required when `create` is false.
          */
-        claimName?: string;
+        claimName: string;
         /**
          * StorageClass of the cvmfs-csi driver (provisioner `cvmfs.csi.cern.ch`).
          */
-        storageClassName?: string;
+        storageClassName: string;
       };
     };
     /**
      * The headless Service in front of the Triton pods. It has no cluster IP: its DNS name resolves to every ready pod, and Envoy balances requests across them.
      */
-    service?: {
+    service: {
       /**
        * Extra labels of the Service.
        */
@@ -305,7 +305,7 @@ export interface Values {
        *
        * @minItems 1
        */
-      ports?: [
+      ports: [
         {
           /**
            * Port name (an IANA service name).
@@ -355,135 +355,135 @@ export interface Values {
     /**
      * When a Triton pod receives requests. The default command asks Triton whether it is ready and fails once `/tmp/shutdown` exists, so a draining pod stops receiving traffic.
      */
-    readinessProbe?: {
+    readinessProbe: {
       /**
        * Leave the readiness probe out entirely (Kubernetes then treats a running container as ready).
        */
-      reset?: boolean;
+      reset: boolean;
       /**
        * Command run in the container; exit code 0 means ready.
        *
        * @minItems 1
        */
-      command?: [string, ...string[]];
+      command: [string, ...string[]];
       /**
        * Seconds after start before the first probe.
        */
-      initialDelaySeconds?: number;
+      initialDelaySeconds: number;
       /**
        * Seconds between probes.
        */
-      periodSeconds?: number;
+      periodSeconds: number;
       /**
        * Seconds before a probe counts as failed.
        */
-      timeoutSeconds?: number;
+      timeoutSeconds: number;
       /**
        * Consecutive successes that make the pod ready.
        */
-      successThreshold?: number;
+      successThreshold: number;
       /**
        * Consecutive failures that make the pod unready.
        */
-      failureThreshold?: number;
+      failureThreshold: number;
     };
     /**
      * How long Triton may take to load its models before Kubernetes restarts it. The default allows 2 minutes (12 probes, 10 s apart); raise `failureThreshold` for large models.
      */
-    startupProbe?: {
+    startupProbe: {
       /**
        * Leave the startup probe out entirely.
        */
-      reset?: boolean;
+      reset: boolean;
       /**
        * Seconds after start before the first probe.
        */
-      initialDelaySeconds?: number;
+      initialDelaySeconds: number;
       /**
        * Seconds between probes.
        */
-      periodSeconds?: number;
+      periodSeconds: number;
       /**
        * Seconds before a probe counts as failed.
        */
-      timeoutSeconds?: number;
+      timeoutSeconds: number;
       /**
        * Failed probes before the container is restarted.
        */
-      failureThreshold?: number;
+      failureThreshold: number;
       /**
        * The HTTP request of the probe.
        */
-      httpGet?: {
+      httpGet: {
         /**
          * HTTP path; Triton answers 200 on `/v2/health/ready` once its models are loaded.
          */
-        path?: string;
+        path: string;
         /**
          * Container port, by name (from `service.ports`) or number.
          */
-        port?: string | number;
+        port: string | number;
       };
     };
     /**
      * When Kubernetes restarts a Triton container that stopped responding. Runs only after the startup probe has succeeded.
      */
-    livenessProbe?: {
+    livenessProbe: {
       /**
        * Leave the liveness probe out entirely.
        */
-      reset?: boolean;
+      reset: boolean;
       /**
        * Seconds after start before the first probe.
        */
-      initialDelaySeconds?: number;
+      initialDelaySeconds: number;
       /**
        * Seconds between probes.
        */
-      periodSeconds?: number;
+      periodSeconds: number;
       /**
        * Seconds before a probe counts as failed.
        */
-      timeoutSeconds?: number;
+      timeoutSeconds: number;
       /**
        * Consecutive failures before the container is restarted.
        */
-      failureThreshold?: number;
+      failureThreshold: number;
       /**
        * The HTTP request of the probe.
        */
-      httpGet?: {
+      httpGet: {
         /**
          * HTTP path; Triton answers 200 on `/v2/health/live` while the server is alive.
          */
-        path?: string;
+        path: string;
         /**
          * Container port, by name (from `service.ports`) or number.
          */
-        port?: string | number;
+        port: string | number;
       };
     };
   };
   /**
    * The Envoy gateway, the one endpoint clients connect to. It balances gRPC requests across the Triton pods, and can limit connections, shed load and check tokens.
    */
-  envoy?: {
+  envoy: {
     /**
      * Deploy Envoy. Without it clients must reach Triton's headless Service directly.
      */
-    enabled?: boolean;
+    enabled: boolean;
     /**
      * Number of Envoy pods. Each one balances independently; the rate limits apply per pod.
      */
-    replicas?: number;
+    replicas: number;
     /**
      * Envoy container image. The chart runs the image's own `envoy` binary as a non-root user with a read-only root filesystem; nothing is installed at start-up, so air-gapped mirrors work.
      */
-    image?: string;
+    image: string;
     /**
      * When the kubelet pulls the Envoy image.
      */
-    imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+    imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
     /**
      * Secrets with registry credentials for a private Envoy image.
      */
@@ -500,24 +500,24 @@ export interface Values {
     /**
      * Run Envoy with a configuration of your own instead of the generated one. The named ConfigMap is mounted directly (nothing is copied at install time), so `helm template` and GitOps tools work, and an edit to the ConfigMap reaches Envoy at its next restart (`kubectl rollout restart deployment/<name>-envoy`).
      */
-    external_config?: {
+    external_config: {
       /**
        * Use the ConfigMap named by `configmap_name` as Envoy's configuration.
        */
-      load_from_configmap?: boolean;
+      load_from_configmap: boolean;
       /**
        * Name of the ConfigMap, in the release namespace; required with `load_from_configmap`.
        */
-      configmap_name?: string;
+      configmap_name: string;
       /**
        * Key of the configuration in the ConfigMap; empty means `envoy.yaml`.
        */
-      configmap_key?: string;
+      configmap_key: string;
     };
     /**
      * CPU and memory of each Envoy pod. Envoy is light, but thousands of client connections need CPU: raise the CPU limit, or add replicas, if connections queue.
      */
-    resources?: {
+    resources: {
       /**
        * Resources reserved for the container; the scheduler places the pod on a node that has them.
        */
@@ -608,7 +608,7 @@ export interface Values {
     /**
      * When an Envoy pod receives connections: Envoy's `/ready`, served on the metrics port, is OK once its listeners and clusters are set up.
      */
-    readinessProbe?: {
+    readinessProbe: {
       /**
        * Leave this probe out entirely.
        */
@@ -633,7 +633,7 @@ export interface Values {
     /**
      * When Kubernetes restarts an Envoy container whose metrics port stopped accepting connections.
      */
-    livenessProbe?: {
+    livenessProbe: {
       /**
        * Leave this probe out entirely.
        */
@@ -658,11 +658,11 @@ export interface Values {
     /**
      * The client-facing Service, named after the instance (`<name>.<namespace>.svc.cluster.local`). Clients connect to its `grpc` port. Envoy's admin interface is never on it.
      */
-    service?: {
+    service: {
       /**
        * `ClusterIP` serves clients inside the cluster (use `ingress` for the outside); `LoadBalancer` gives the Service an external address.
        */
-      type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+      type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
       /**
        * Annotations of the Service, for example a load-balancer address pool.
        */
@@ -674,7 +674,7 @@ export interface Values {
        *
        * @minItems 1
        */
-      ports?: [
+      ports: [
         {
           /**
            * Port name (an IANA service name).
@@ -732,24 +732,24 @@ export interface Values {
     /**
      * Envoy's own metrics and readiness, on a port of their own: `/stats/prometheus` and `/ready` only (the rest of the admin interface stays on localhost), behind a separate `<name>-envoy-metrics` Service for scraping.
      */
-    metrics?: {
+    metrics: {
       /**
        * Port of the metrics listener and of its Service.
        */
-      port?: number;
+      port: number;
     };
     /**
      * An Ingress in front of Envoy, for clients outside the cluster. The ingress controller must speak HTTP/2 (gRPC) to the backend, usually through an annotation such as `haproxy-ingress.github.io/backend-protocol: h2` or `nginx.ingress.kubernetes.io/backend-protocol: GRPC`.
      */
-    ingress?: {
+    ingress: {
       /**
        * Create the Ingress; needs `hostName` or `hosts`.
        */
-      enabled?: boolean;
+      enabled: boolean;
       /**
        * Host name clients use. With no `tls` list, TLS is declared for it without a Secret, so the controller's default certificate is used (as in SuperSONIC 0.3).
        */
-      hostName?: string;
+      hostName: string;
       /**
        * More host names, in addition to `hostName`.
        */
@@ -770,7 +770,7 @@ export interface Values {
       /**
        * IngressClass to use; empty means the cluster default.
        */
-      ingressClassName?: string;
+      ingressClassName: string;
       /**
        * Annotations of the Ingress, for the controller's settings.
        */
@@ -781,81 +781,81 @@ export interface Values {
     /**
      * How long Envoy waits for Triton's whole answer before failing the request. `0s` (the default) means no limit, so long requests and streams are not cut off.
      */
-    grpc_route_timeout?: string;
+    grpc_route_timeout: string;
     /**
      * How Envoy picks a Triton pod for each request. `LEAST_REQUEST` favours the pod with the fewest requests in flight; `ROUND_ROBIN` takes them in turn; `RANDOM` picks at random; `RING_HASH` and `MAGLEV` keep each client (by source address) on the same pod.
      */
-    loadBalancerPolicy?: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
+    loadBalancerPolicy: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
     /**
      * Envoy's own view of each Triton pod, so a dead or stuck pod stops receiving requests before Kubernetes notices: active health checks of Triton's `/v2/health/ready` on its `http` port, and outlier detection that ejects a pod after consecutive errors.
      */
-    upstreamHealth?: {
+    upstreamHealth: {
       /**
        * Seconds between health checks of each Triton pod.
        */
-      healthCheckInterval?: string;
+      healthCheckInterval: string;
       /**
        * Failed health checks after which a pod receives no more requests.
        */
-      unhealthyThreshold?: number;
+      unhealthyThreshold: number;
       /**
        * Consecutive failed requests (gateway errors or 5xx) after which a pod is ejected for a while.
        */
-      consecutiveErrors?: number;
+      consecutiveErrors: number;
       /**
        * How long a pod is ejected the first time; longer each time it is ejected again.
        */
-      baseEjectionTime?: string;
+      baseEjectionTime: string;
     };
     /**
      * Limits on what reaches Triton.
      */
-    rate_limiter?: {
+    rate_limiter: {
       /**
        * Limits new client connections with a token bucket, per Envoy pod: each new connection takes a token; the bucket holds `max_tokens` and gains `tokens_per_fill` every `fill_interval`. Connections over the limit are closed at once.
        */
-      listener_level?: {
+      listener_level: {
         /**
          * Limit new connections.
          */
-        enabled?: boolean;
+        enabled: boolean;
         /**
          * Most connections accepted in a burst.
          */
-        max_tokens?: number;
+        max_tokens: number;
         /**
          * Tokens added every `fill_interval`.
          */
-        tokens_per_fill?: number;
+        tokens_per_fill: number;
         /**
          * How often tokens are added; 1 token every 12 s allows 5 new connections a minute.
          */
-        fill_interval?: string;
+        fill_interval: string;
       };
       /**
        * Refuses inference requests while the instance is overloaded: when `serverLoadMetric`, read from Prometheus (`prometheus.external`), is above `serverLoadThreshold`. The value is cached for `refreshSeconds`, so Prometheus sees one query per Envoy worker per interval.
        */
-      prometheus_based?: {
+      prometheus_based: {
         /**
          * Refuse requests while overloaded. Needs a Prometheus address (`prometheus.external`).
          */
-        enabled?: boolean;
+        enabled: boolean;
         /**
          * `shed`: refuse inference calls (gRPC `ModelInfer`/`ModelStreamInfer` with status RESOURCE_EXHAUSTED, HTTP `/infer` with 429); health, metadata and repository calls always pass. `signal`: SuperSONIC 0.3's behaviour, for CMSSW clients that read it: nothing is refused, but `RepositoryIndex` answers come back empty with grpc-status 1.
          */
-        mode?: 'shed' | 'signal';
+        mode: 'shed' | 'signal';
         /**
          * What to do when the load cannot be read (Prometheus down, an error, no data, NaN): `true` lets requests through, `false` refuses them as if overloaded.
          */
-        failOpen?: boolean;
+        failOpen: boolean;
         /**
          * Seconds a measured load is reused before Prometheus is asked again.
          */
-        refreshSeconds?: number;
+        refreshSeconds: number;
         /**
          * Milliseconds to wait for Prometheus before the load counts as unknown.
          */
-        timeoutMs?: number;
+        timeoutMs: number;
         /**
          * @deprecated
          * Deprecated and ignored: the Lua filter is built into the chart and configured by the keys beside this one.
@@ -866,23 +866,23 @@ export interface Values {
     /**
      * Requires a valid JWT (a bearer token in the `authorization` header) on every request. Envoy fetches the signing keys from `jwt_remote_jwks_uri` over TLS, checking the server's certificate against the system CAs.
      */
-    auth?: {
+    auth: {
       /**
        * Check tokens.
        */
-      enabled?: boolean;
+      enabled: boolean;
       /**
        * Name of the token provider in Envoy's configuration and statistics; empty means the instance name.
        */
-      providerName?: string;
+      providerName: string;
       /**
        * The `iss` a token must carry.
        */
-      jwt_issuer?: string;
+      jwt_issuer: string;
       /**
        * URL of the issuer's signing keys (JWKS).
        */
-      jwt_remote_jwks_uri?: string;
+      jwt_remote_jwks_uri: string;
       /**
        * Accepted `aud` values; a token must carry one of them. Empty accepts any audience.
        */
@@ -890,58 +890,58 @@ export interface Values {
       /**
        * Host name of the JWKS server (the host of `jwt_remote_jwks_uri`); also the TLS server name checked.
        */
-      url?: string;
+      url: string;
       /**
        * Port of the JWKS server.
        */
-      port?: number;
+      port: number;
     };
     /**
      * Fraction of requests Envoy traces when `tracing.enabled`: `0.01` is 1 in 100. Match Triton's `--trace-config rate=100` so both sides trace the same requests.
      */
-    tracing_sampling_rate?: number;
+    tracing_sampling_rate: number;
     /**
      * OpenTelemetry traces of the requests Envoy forwards, sent over OTLP/gRPC to a collector.
      */
-    tracing?: {
+    tracing: {
       /**
        * Send traces.
        */
-      enabled?: boolean;
+      enabled: boolean;
       /**
        * Host name of the OpenTelemetry collector; required when tracing is enabled.
        */
-      collectorHost?: string;
+      collectorHost: string;
       /**
        * OTLP/gRPC port of the collector.
        */
-      collectorPort?: number;
+      collectorPort: number;
     };
   };
   /**
    * The Prometheus that holds the server-load metric, read by Envoy's rate limiter.
    */
-  prometheus?: {
+  prometheus: {
     /**
      * A Prometheus that already runs, inside or outside the cluster.
      */
-    external?: {
+    external: {
       /**
        * Read metrics from this Prometheus.
        */
-      enabled?: boolean;
+      enabled: boolean;
       /**
        * Host name of the Prometheus server, with or without `http://`/`https://` (a scheme written here wins over `scheme`; any path is ignored).
        */
-      url?: string;
+      url: string;
       /**
        * Port of the Prometheus server.
        */
-      port?: number;
+      port: number;
       /**
        * How to reach it. With `https` the server's certificate is checked against the system CAs.
        */
-      scheme?: 'http' | 'https';
+      scheme: 'http' | 'https';
     };
   };
 }

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateAll, GeneratorError, OWNED_DIRS } from './generate.ts';
+import { SchemaError } from './schema/load.ts';
 import { findDrift, writeFiles } from './output.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -34,8 +35,9 @@ async function main(check: boolean): Promise<number> {
 main(process.argv.includes('--check')).then(
   (code) => process.exit(code),
   (err) => {
-    if (err instanceof GeneratorError) console.error(`generate: ${err.message}`);
-    else console.error(err);
+    // Problems in the sources are the author's to fix: say what and where, without a stack.
+    if (err instanceof GeneratorError || err instanceof SchemaError) console.error(`generate: ${err.message}`);
+    else console.error('generate: internal error:', err);
     process.exit(1);
   },
 );

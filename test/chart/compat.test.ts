@@ -23,9 +23,9 @@ for (const file of loadCompatFiles()) {
   const triton = mergeValues(tritonDefaults, values.triton);
   const repo = triton.modelRepository;
 
-  for (const release of ['supersonic', 'sonic-server']) {
-    compat(`${file.name} as release ${release}`, async () => {
-      const result = await template('helm', { release, values });
+  for (const [binary, release] of [['helm', 'supersonic'], ['helm', 'sonic-server'], ['helm3', 'supersonic'], ['helm3', 'sonic-server']] as const) {
+    compat(`${binary}: ${file.name} as release ${release}`, async () => {
+      const result = await template(binary, { release, values });
       assert.is(result.code, 0, `${file.name}: ${result.stderr}`);
       const objects = parseManifests(result.stdout) as Manifest[];
 

@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import { templateOrThrow } from '../helpers/helm.ts';
 import { loadGoldenCases, matchGolden } from '../helpers/golden.ts';
 import { parseManifests, validateManifests } from '../helpers/k8s/manifests.ts';
+import { envoyConfigsOf, undefinedClusters } from '../helpers/envoy/rendered.ts';
+import { validateEnvoyBootstrap } from '../helpers/envoy/validate-config.ts';
 
 const cases = loadGoldenCases();
 const golden = suite('golden renders');
@@ -38,6 +40,14 @@ for (const goldenCase of cases) {
     assert.ok(objects.length > 0, 'rendered no objects');
     const problems = await validateManifests(objects, { allowHostPath: goldenCase.allowHostPath, allowNfs: goldenCase.allowNfs });
     assert.equal(problems, []);
+  });
+
+  golden(`${goldenCase.name}: every generated envoy.yaml is valid for Envoy's v3 API and names only defined clusters`, async () => {
+    const objects = parseManifests(await render('helm'));
+    for (const config of envoyConfigsOf(objects)) {
+      assert.equal(await validateEnvoyBootstrap(config), []);
+      assert.equal(undefinedClusters(config), []);
+    }
   });
 }
 

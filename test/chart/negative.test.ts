@@ -38,40 +38,93 @@ for (const binary of HELM_VERSIONS) {
 
 const crossField = suite('cross-field checks in the templates');
 
-crossField('storageType pvc without a claim name says which key to set', async () => {
-  await expectFailure('helm', { triton: { modelRepository: { enabled: true, storageType: 'pvc' } } },
-    /triton\.modelRepository\.pvc\.claimName must name an existing PersistentVolumeClaim/);
-});
+/** Each case: what it checks, the values, and the message that must name the keys. */
+const crossFieldCases: [string, Record<string, unknown>, RegExp][] = [
+  [
+    'storageType pvc without a claim name says which key to set',
+    { triton: { modelRepository: { enabled: true, storageType: 'pvc' } } },
+    /triton\.modelRepository\.pvc\.claimName must name an existing PersistentVolumeClaim/,
+  ],
+  [
+    'an enabled model repository without a mount path says which key to set',
+    { triton: { modelRepository: { enabled: true, mountPath: '' } } },
+    /triton\.modelRepository\.mountPath must be set when triton\.modelRepository\.enabled is true/,
+  ],
+  [
+    'storageType nfs without server and path says which keys to set',
+    { triton: { modelRepository: { enabled: true, storageType: 'nfs', nfs: { server: 'nfs.example.org' } } } },
+    /triton\.modelRepository\.nfs\.server and triton\.modelRepository\.nfs\.path must both be set/,
+  ],
+  [
+    'an existing CVMFS claim must be named',
+    { triton: { modelRepository: { enabled: true, cvmfsPvc: { create: false } } } },
+    /triton\.modelRepository\.cvmfsPvc\.claimName must name the existing CVMFS claim/,
+  ],
+  [
+    'a grace period no longer than the drain wait is refused',
+    { triton: { terminationGracePeriodSeconds: 30, drainSeconds: 30 } },
+    /triton\.terminationGracePeriodSeconds \(30\) must be greater than triton\.drainSeconds \(30\)/,
+  ],
+  [
+    'a probe naming a port that does not exist is refused, listing the ports',
+    { triton: { service: { ports: [{ name: 'web', port: 8000, targetPort: 8000 }] } }, envoy: { enabled: false } },
+    /triton\.startupProbe\.httpGet\.port is "http", but triton\.service\.ports has no port of that name \(it has: web\)/,
+  ],
+  [
+    'duplicate port names are refused',
+    { triton: { service: { ports: [{ name: 'http', port: 8000, targetPort: 8000 }, { name: 'http', port: 8001, targetPort: 8001 }] } } },
+    /triton\.service\.ports: the port name "http" appears twice/,
+  ],
+  [
+    'a request above the default limit says which limit to raise',
+    { triton: { resources: { requests: { memory: '16Gi' } } } },
+    /triton\.resources\.requests\.memory \(16Gi\) is more than triton\.resources\.limits\.memory \(2G\)/,
+  ],
+  [
+    'a GPU requested without a limit is refused (Kubernetes needs the limit)',
+    { triton: { resources: { requests: { 'nvidia.com/gpu': 1 } } } },
+    /triton\.resources\.limits\.nvidia\.com\/gpu must be set, equal to triton\.resources\.requests\.nvidia\.com\/gpu \(1\)/,
+  ],
+  [
+    'a GPU request different from its limit is refused',
+    { triton: { resources: { requests: { 'nvidia.com/mig-1g.10gb': 1 }, limits: { 'nvidia.com/mig-1g.10gb': 2 } } } },
+    /triton\.resources\.requests\.nvidia\.com\/mig-1g\.10gb \(1\) and triton\.resources\.limits\.nvidia\.com\/mig-1g\.10gb \(2\) must be equal/,
+  ],
+  [
+    'a shell command without a script in args is refused',
+    { triton: { args: [] } },
+    /triton\.args is empty, but triton\.command runs a shell/,
+  ],
+];
 
-crossField('an enabled model repository without a mount path says which key to set', async () => {
-  await expectFailure('helm', { triton: { modelRepository: { enabled: true, mountPath: '' } } },
-    /triton\.modelRepository\.mountPath must be set when triton\.modelRepository\.enabled is true/);
-});
+for (const binary of HELM_VERSIONS) {
+  for (const [name, values, message] of crossFieldCases) {
+    crossField(`${binary}: ${name}`, () => expectFailure(binary, values, message));
+  }
+}
 
-crossField('storageType nfs without server and path says which keys to set', async () => {
-  await expectFailure('helm', { triton: { modelRepository: { enabled: true, storageType: 'nfs', nfs: { server: 'nfs.example.org' } } } },
-    /triton\.modelRepository\.nfs\.server and triton\.modelRepository\.nfs\.path must both be set/);
-});
+const names = suite('release names that cannot name a Service');
 
-crossField('an existing CVMFS claim must be named', async () => {
-  await expectFailure('helm', { triton: { modelRepository: { enabled: true, cvmfsPvc: { create: false } } } },
-    /triton\.modelRepository\.cvmfsPvc\.claimName must name the existing CVMFS claim/);
-});
-
-crossField('a grace period no longer than the drain wait is refused', async () => {
-  await expectFailure('helm', { triton: { terminationGracePeriodSeconds: 30, drainSeconds: 30 } },
-    /triton\.terminationGracePeriodSeconds \(30\) must be greater than triton\.drainSeconds \(30\)/);
-});
-
-crossField('a probe naming a port that does not exist is refused, listing the ports', async () => {
-  await expectFailure('helm', { triton: { service: { ports: [{ name: 'web', port: 8000, targetPort: 8000 }] } } },
-    /triton\.startupProbe\.httpGet\.port is "http", but triton\.service\.ports has no port of that name \(it has: web\)/);
-});
-
-crossField('duplicate port names are refused', async () => {
-  const ports = [{ name: 'http', port: 8000, targetPort: 8000 }, { name: 'http', port: 8001, targetPort: 8001 }];
-  await expectFailure('helm', { triton: { service: { ports } } }, /triton\.service\.ports: the port name "http" appears twice/);
-});
+for (const binary of HELM_VERSIONS) {
+  for (const release of ['cms.v2', '1cms']) {
+    names(`${binary}: release ${release} fails and says to set nameOverride`, async () => {
+      const result = await template(binary, { release });
+      assert.is.not(result.code, 0);
+      assert.ok(result.stderr.includes(`the instance name "${release}"`), result.stderr);
+      assert.match(result.stderr, /cannot name a Service.*Set nameOverride/);
+    });
+  }
+  names(`${binary}: release cms.v2 works with nameOverride`, async () => {
+    const result = await template(binary, { release: 'cms.v2', set: ['nameOverride=cms-v2'] });
+    assert.is(result.code, 0, result.stderr);
+    assert.match(result.stdout, /name: cms-v2-triton/);
+  });
+  names(`${binary}: an uppercase nameOverride fails naming the key`, () => expectFailure(binary, { nameOverride: 'Sonic_CMS' }, /nameOverride/));
+  negative(`${binary}: a key set to null (image:) is refused by name, not rendered empty`, () =>
+    expectFailure(binary, { triton: { image: null } }, /image/));
+  negative(`${binary}: a label value with a space fails naming the label`, () =>
+    expectFailure(binary, { commonLabels: { site: 'CMS Purdue' } }, /site/));
+}
 
 const accepted = suite('values that must be accepted');
 
@@ -99,4 +152,5 @@ for (const binary of HELM_VERSIONS) {
 
 negative.run();
 crossField.run();
+names.run();
 accepted.run();

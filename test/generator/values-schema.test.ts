@@ -102,6 +102,7 @@ published('strips x- keywords but keeps x- property names and x- keys inside def
     additionalProperties: false,
     description: 'A key whose name starts with x-.',
     properties: { 'x-inner': { type: 'string', default: '', description: 'Also kept.' } },
+    required: ['x-inner'],
   });
   assert.equal(out.properties!.headers, {
     type: 'object',

@@ -109,11 +109,28 @@ usage('$.Values and .root.Values count as reads', () => {
   assert.equal(reads.get('app.image'), ['t.yaml']);
 });
 
-usage('index .Values or toYaml .Values is reported as a read the check cannot see', () => {
-  const problem = (file: string) => `${file}: reads .Values without a full key path; spell out .Values.<key>.<key>`;
-  assert.equal(check({ 'templates/deployment.yaml': deployment, 'templates/a.yaml': '{{ index .Values "replicas" }}' }), [problem('templates/a.yaml')]);
+usage('index .Values with a variable, or toYaml .Values, is reported as a read the check cannot see', () => {
+  const problem = (file: string) =>
+    `${file}: reads .Values without a full key path; spell out .Values.<key>.<key> (or index .Values "<key>" with literal keys)`;
+  assert.equal(check({ 'templates/deployment.yaml': deployment, 'templates/a.yaml': '{{ index .Values $key }}' }), [problem('templates/a.yaml')]);
   assert.equal(check({ 'templates/deployment.yaml': deployment, 'templates/b.yaml': 'values: {{- toYaml .Values | nindent 2 }}' }), [problem('templates/b.yaml')]);
   assert.equal(check({ 'templates/deployment.yaml': deployment, 'templates/c.yaml': '{{ toYaml .Values}}' }), [problem('templates/c.yaml')]);
+});
+
+usage('index .Values with literal keys is a read, so keys that are not identifiers can be read', () => {
+  const root = schema();
+  root.properties!['open-telemetry'] = { type: 'object', additionalProperties: true, default: {}, description: 'A key with a dash.' };
+  assert.equal(check({ 't.yaml': `${deployment}\n{{ if (index .Values "open-telemetry") }}on{{ end }}` }, root), []);
+  assert.equal(check({ 't.yaml': `${deployment}\n{{ index $.Values "open-telemetry" }}{{ index $.Values "app" "nope" }}` }, root), [
+    't.yaml: reads .Values.app.nope, which the schema does not declare',
+  ]);
+});
+
+usage('a key mentioned only in a comment is not read', () => {
+  const withoutImage = deployment.replace('{{ .Values.app.image | quote }}', '"nginx"');
+  const problem = ['app.image: declared in the schema but read by no template (read it, remove it, or explain with x-unread)'];
+  assert.equal(check({ 't.yaml': `${withoutImage}\n{{- /* see .Values.app.image */}}` }), problem);
+  assert.equal(check({ 't.yaml': `${withoutImage}\n# image comes from .Values.app.image` }), problem);
 });
 
 usage('reading a group alone does not count as reading its keys', () => {

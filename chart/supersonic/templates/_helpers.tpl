@@ -16,7 +16,12 @@ The instance name: fullnameOverride, else nameOverride, else the release name (a
 SuperSONIC 0.3, so client endpoints such as supersonic.cms.svc.cluster.local keep working).
 */}}
 {{- define "supersonic.fullname" -}}
-{{- .Values.fullnameOverride | default .Values.nameOverride | default .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- $name := .Values.fullnameOverride | default .Values.nameOverride | default .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- /* Release names may contain dots or start with a digit; Service names may not. */ -}}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $name) -}}
+{{- fail (printf "the instance name %q (the release name, unless nameOverride or fullnameOverride is set) cannot name a Service: it must start with a letter and hold only lower-case letters, digits and \"-\". Set nameOverride to such a name." $name) -}}
+{{- end -}}
+{{- $name -}}
 {{- end }}
 
 {{/*

@@ -5,6 +5,7 @@ Checks across Triton values that JSON Schema cannot express. Each message names 
 involved and what to set, and fails `helm install`/`helm template` before anything is applied.
 */}}
 {{- define "supersonic.triton.validate" -}}
+{{- include "supersonic.validateResources" (dict "key" "triton.resources" "resources" .Values.triton.resources) -}}
 {{- if .Values.triton.modelRepository.enabled -}}
   {{- if not .Values.triton.modelRepository.mountPath -}}
     {{- fail "triton.modelRepository.mountPath must be set when triton.modelRepository.enabled is true" -}}
@@ -18,6 +19,9 @@ involved and what to set, and fails `helm install`/`helm template` before anythi
   {{- if and (eq .Values.triton.modelRepository.storageType "cvmfs-pvc") (not .Values.triton.modelRepository.cvmfsPvc.create) (not .Values.triton.modelRepository.cvmfsPvc.claimName) -}}
     {{- fail "triton.modelRepository.cvmfsPvc.claimName must name the existing CVMFS claim when triton.modelRepository.cvmfsPvc.create is false" -}}
   {{- end -}}
+{{- end -}}
+{{- if and (not .Values.triton.args) (has "-c" (.Values.triton.command | default list)) -}}
+  {{- fail "triton.args is empty, but triton.command runs a shell (-c) that needs a script: put the Triton command line in triton.args" -}}
 {{- end -}}
 {{- if le (int .Values.triton.terminationGracePeriodSeconds) (int .Values.triton.drainSeconds) -}}
   {{- fail (printf "triton.terminationGracePeriodSeconds (%d) must be greater than triton.drainSeconds (%d), or Triton is killed before it can finish in-flight requests" (int .Values.triton.terminationGracePeriodSeconds) (int .Values.triton.drainSeconds)) -}}

@@ -13,8 +13,10 @@ export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string
   const problems: string[] = [];
 
   for (const [file, text] of templates) {
-    // `index .Values "x"` or `toYaml .Values` read keys this check cannot see.
-    if (/\.Values(?![.\w])/.test(text)) problems.push(`${file}: reads .Values without a full key path; spell out .Values.<key>.<key>`);
+    // `toYaml .Values` or `index .Values $name` read keys this check cannot see.
+    if (/\.Values(?![.\w])/.test(withoutIndexReads(withoutComments(text)))) {
+      problems.push(`${file}: reads .Values without a full key path; spell out .Values.<key>.<key> (or index .Values "<key>" with literal keys)`);
+    }
   }
   for (const [path, files] of reads) {
     if (!isKnownPath(path, byPath, root)) {
@@ -31,18 +33,39 @@ export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string
   return problems;
 }
 
-/** `.Values.a.b` paths (also as `$.Values` or `.root.Values`) mapped to the files reading them. */
+/**
+ * `.Values.a.b` paths (also as `$.Values`, `.root.Values`, or `index .Values "a" "b"` for keys
+ * that are not identifiers) mapped to the files reading them. Comments do not count: a key
+ * mentioned in a Go template comment or a `#` line is not read.
+ */
 export function collectReads(templates: Map<string, string>): Map<string, string[]> {
   const reads = new Map<string, string[]>();
-  for (const [file, text] of templates) {
-    for (const match of text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
-      const path = match[1]!.slice(1);
-      const files = reads.get(path) ?? [];
-      if (!files.includes(file)) files.push(file);
-      reads.set(path, files);
+  const record = (path: string, file: string) => {
+    const files = reads.get(path) ?? [];
+    if (!files.includes(file)) files.push(file);
+    reads.set(path, files);
+  };
+  for (const [file, template] of templates) {
+    const text = withoutComments(template);
+    for (const match of text.matchAll(INDEX_READ)) {
+      record([...match[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!).join('.'), file);
+    }
+    for (const match of withoutIndexReads(text).matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+      record(match[1]!.slice(1), file);
     }
   }
   return reads;
+}
+
+/** `index .Values "a" "b"`: a read of a.b spelled with string literals. */
+const INDEX_READ = /index\s+(?:\$|\.root)?\.Values((?:\s+"[^"]+")+)/g;
+
+function withoutIndexReads(text: string): string {
+  return text.replace(INDEX_READ, '');
+}
+
+function withoutComments(text: string): string {
+  return text.replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, '').replace(/^\s*#.*$/gm, '');
 }
 
 /**

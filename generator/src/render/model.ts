@@ -59,7 +59,7 @@ function toDocKey(key: ValueKey, root: SchemaNode): DocKey {
   const hasDefault = node.default !== undefined;
   return {
     dotted: key.dotted,
-    goPath: `.Values.${key.dotted}`,
+    goPath: goValuesPath(key.path),
     type: key.kind === 'group' ? 'object' : describeType(node, root),
     description: (node.description ?? '').trim(),
     deprecated: key.deprecated,
@@ -68,6 +68,12 @@ function toDocKey(key: ValueKey, root: SchemaNode): DocKey {
     defaultBlock: hasDefault ? yamlSnippet(key.path, node.default) : '',
     examples: (node.examples ?? []).map((example) => yamlSnippet(key.path, example)),
   };
+}
+
+/** `.Values.a.b`, or `(index .Values "a-b" "c")` when a key is not a Go identifier. */
+function goValuesPath(path: string[]): string {
+  if (path.every((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name))) return `.Values.${path.join('.')}`;
+  return `(index .Values ${path.map((name) => JSON.stringify(name)).join(' ')})`;
 }
 
 function yamlSnippet(path: string[], value: unknown): string {

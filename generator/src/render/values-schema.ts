@@ -1,12 +1,14 @@
 import type { SchemaNode } from '../schema/types.ts';
 import { jsonComment } from './headers.ts';
+import { withRequiredKeys } from './required-keys.ts';
 
 /**
- * The schema Helm validates every install against: draft-07, self-contained, without our own
- * `x-` keywords (Helm would ignore them, but they are noise to users reading the file).
+ * The schema Helm validates every install against: draft-07, self-contained, with the keys
+ * templates need marked required, and without our own `x-` keywords (Helm would ignore them,
+ * but they are noise to users reading the file).
  */
 export function publishedSchema(root: SchemaNode): SchemaNode {
-  const { $schema, ...rest } = withoutExtensions(root, 'schema') as SchemaNode;
+  const { $schema, ...rest } = withoutExtensions(withRequiredKeys(root, root), 'schema') as SchemaNode;
   return { $schema, $comment: jsonComment, ...rest };
 }
 

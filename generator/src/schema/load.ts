@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parse } from 'yaml';
-import type { BundledSchema, SchemaNode } from './types.ts';
+import { SchemaError, type BundledSchema, type SchemaNode } from './types.ts';
 
-export class SchemaError extends Error {}
+export { SchemaError };
 
 /**
  * Reads `root.yaml` and every file it references with `$ref: <file>.yaml`, and returns one

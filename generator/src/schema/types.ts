@@ -38,3 +38,6 @@ export interface BundledSchema {
   /** Chart.yaml fields, taken from the root's `x-chart`. */
   chart: Record<string, unknown>;
 }
+
+/** A problem in the schema files that the author must fix; its message says what and where. */
+export class SchemaError extends Error {}

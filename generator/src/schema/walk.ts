@@ -1,4 +1,4 @@
-import type { SchemaNode } from './types.ts';
+import { SchemaError, type SchemaNode } from './types.ts';
 
 /** One key of the values, in schema order. */
 export interface ValueKey {
@@ -21,7 +21,7 @@ export function resolveRef(node: SchemaNode, root: SchemaNode): SchemaNode {
   if (!ref) return node;
   const match = /^#\/definitions\/([^/]+)$/.exec(ref);
   const target = match ? root.definitions?.[match[1]!] : undefined;
-  if (!target) throw new Error(`unresolvable $ref "${ref}" (only #/definitions/<name> is supported)`);
+  if (!target) throw new SchemaError(`unresolvable $ref "${ref}": no such definition (only #/definitions/<name> is supported)`);
   const { $ref: _, ...siblings } = node;
   return { ...resolveRef(target, root), ...siblings };
 }
@@ -40,8 +40,13 @@ export function walkValues(root: SchemaNode): ValueKey[] {
   const keys: ValueKey[] = [];
   const visit = (node: SchemaNode, path: string[], inDeprecated: boolean) => {
     for (const [name, child] of Object.entries(node.properties ?? {})) {
-      const resolved = resolveRef(child, root);
       const childPath = [...path, name];
+      let resolved: SchemaNode;
+      try {
+        resolved = resolveRef(child, root);
+      } catch (err) {
+        throw new SchemaError(`${childPath.join('.')}: ${(err as Error).message}`);
+      }
       const kind = isGroup(resolved) ? 'group' : 'leaf';
       const deprecated = inDeprecated || resolved.deprecated === true;
       keys.push({ path: childPath, dotted: childPath.join('.'), node: resolved, kind, depth: path.length, deprecated });
