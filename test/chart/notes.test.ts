@@ -24,6 +24,30 @@ notes('names the Triton Service of this release and prints ports as integers', a
   assert.not.match(text, /%!|float64|<no value>/);
 });
 
+notes('prints the client endpoint with the gRPC port as an integer (0.3.1 printed %!d(float64=8001))', async () => {
+  const text = await notesOf('helm', 'supersonic');
+  assert.match(text, /In the cluster:\s+supersonic\.cms\.svc\.cluster\.local:8001\n/);
+  assert.match(text, /Envoy metrics:\s+supersonic-envoy-metrics\.cms\.svc\.cluster\.local:9902\/stats\/prometheus/);
+});
+
+notes('prints each Ingress host, the LoadBalancer hint, and warns about a 0.3-style admin port', async () => {
+  const text = await notesOf('helm', 'supersonic', {
+    envoy: {
+      service: { type: 'LoadBalancer', ports: [{ name: 'grpc', port: 8001, targetPort: 8001 }, { name: 'admin', port: 9901, targetPort: 9901 }] },
+      ingress: { enabled: true, hostName: 'a.example.org', hosts: ['b.example.org'] },
+    },
+  });
+  assert.match(text, /Through Ingress: a\.example\.org:443\n\s+Through Ingress: b\.example\.org:443\n/);
+  assert.match(text, /External address: kubectl get service supersonic --namespace cms/);
+  assert.match(text, /WARNING: envoy\.service\.ports lists "admin", which is left out/);
+});
+
+notes('without Envoy, says that clients must reach Triton directly', async () => {
+  const text = await notesOf('helm', 'supersonic', { envoy: { enabled: false } });
+  assert.match(text, /Envoy is disabled/);
+  assert.not.match(text, /Client endpoint/);
+});
+
 notes('the built-in load metric selects this release, and a threshold of 0 is shown as 0', async () => {
   const text = await notesOf('helm', 'sonic-server', { serverLoadThreshold: 0 });
   assert.match(text, /Server load metric \(threshold 0\):/);
