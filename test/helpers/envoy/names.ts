@@ -2,6 +2,7 @@
  * Names, paths and "did you mean" hints for the Envoy config validator.
  */
 import protobuf from 'protobufjs';
+import { closestName } from '../closest-name.ts';
 
 export function typeName(type: protobuf.ReflectionObject): string {
   return type.fullName.replace(/^\./, '');
@@ -34,7 +35,7 @@ function lowerCamelCase(name: string): string {
 }
 
 export function unknownFieldMessage(key: string, type: protobuf.Type): string {
-  const suggestion = closest(
+  const suggestion = closestName(
     key,
     type.fieldsArray.map((field) => field.name),
   );
@@ -46,33 +47,11 @@ export function suggestTypeName(root: protobuf.Root, name: string): string {
   const namespace = packageName ? root.lookup(`.${packageName}`) : null;
   if (!(namespace instanceof protobuf.Namespace)) return '';
   const siblings = namespace.nestedArray.filter((nested) => nested instanceof protobuf.Type).map(typeName);
-  const suggestion = closest(name, siblings);
+  const suggestion = closestName(name, siblings);
   return suggestion ? ` (did you mean "${suggestion}"?)` : '';
 }
 
-/** The candidate within a small edit distance of `word`, for "did you mean" hints. */
-function closest(word: string, candidates: string[]): string | undefined {
-  const tolerance = Math.max(2, Math.floor(word.length / 4));
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance <= tolerance && (!best || distance < best.distance)) best = { candidate, distance };
-  }
-  return best?.candidate;
-}
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
-}
 
 /** `.name` for identifier-like keys, `["key"]` otherwise (map keys, "@type"). */
 export function childPath(path: string, key: string): string {

@@ -4,6 +4,7 @@
  * server drops or, with strict field validation, rejects them.
  */
 import { childPath, isRecord, type Report } from './shared.ts';
+import { closestName } from '../closest-name.ts';
 
 interface AttributeType {
   baseName: string;
@@ -94,25 +95,4 @@ function unknownFieldMessage(key: string, typeName: string, knownFields: string[
   return `unknown field (not in ${typeName})${hint}`;
 }
 
-/** A known field within edit distance 2 (typos like "replica", "lables", "imagePullPolcy"). */
-function closestName(name: string, candidates: string[]): string | undefined {
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance <= 2 && (!best || distance < best.distance)) best = { candidate, distance };
-  }
-  return best?.candidate;
-}
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
