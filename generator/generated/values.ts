@@ -494,11 +494,11 @@ export interface Values {
       name: string;
     }[];
     /**
-     * Command-line arguments of `envoy`. They must include `--config-path /etc/envoy/envoy.yaml` (or `-c`), where the chart mounts the configuration.
+     * Command-line arguments of `envoy`. They must include `--config-path /etc/envoy/envoy.yaml` (or `-c`), where the chart mounts the configuration. `--concurrency` sets the number of worker threads; without it Envoy starts one per core of the node (not of its CPU limit), and each worker keeps its own connections and load-shedder cache. Envoy logs to stderr; `--log-path /dev/stdout` (SuperSONIC 0.3's default) can fail for the non-root user on some container runtimes.
      */
     args?: string[];
     /**
-     * Run Envoy with a configuration of your own instead of the generated one. The named ConfigMap is mounted directly (nothing is copied at install time), so `helm template` and GitOps tools work, and an edit to the ConfigMap reaches Envoy at its next restart (`kubectl rollout restart deployment/<name>-envoy`).
+     * Run Envoy with a configuration of your own instead of the generated one. The named ConfigMap is mounted directly (nothing is copied at install time), so `helm template` and GitOps tools work, and an edit to the ConfigMap reaches Envoy at its next restart (`kubectl rollout restart deployment/<name>-envoy`). The probes then check that the gRPC port accepts connections, since your configuration need not have the chart's metrics listener; no metrics Service is created.
      */
     external_config: {
       /**
@@ -783,7 +783,7 @@ export interface Values {
      */
     grpc_route_timeout: string;
     /**
-     * How Envoy picks a Triton pod for each request. `LEAST_REQUEST` favours the pod with the fewest requests in flight; `ROUND_ROBIN` takes them in turn; `RANDOM` picks at random; `RING_HASH` and `MAGLEV` keep each client (by source address) on the same pod.
+     * How Envoy picks a Triton pod for each request. `LEAST_REQUEST` favours the pod with the fewest requests in flight; `ROUND_ROBIN` takes them in turn; `RANDOM` picks at random; `RING_HASH` and `MAGLEV` keep each client (by source address) on the same pod, which concentrates traffic on few pods when clients arrive through an Ingress or a NAT.
      */
     loadBalancerPolicy: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
     /**
@@ -799,7 +799,7 @@ export interface Values {
        */
       unhealthyThreshold: number;
       /**
-       * Consecutive failed requests (gateway errors or 5xx) after which a pod is ejected for a while.
+       * Consecutive gateway errors (connection failures, 502, 503, 504) after which a pod is ejected for a while. Errors Triton returns for bad requests do not count, so one client cannot eject healthy pods.
        */
       consecutiveErrors: number;
       /**
@@ -828,7 +828,7 @@ export interface Values {
          */
         tokens_per_fill: number;
         /**
-         * How often tokens are added; 1 token every 12 s allows 5 new connections a minute.
+         * How often tokens are added, at least `0.05s`; 1 token every 12 s allows 5 new connections a minute.
          */
         fill_interval: string;
       };
@@ -841,7 +841,7 @@ export interface Values {
          */
         enabled: boolean;
         /**
-         * `shed`: refuse inference calls (gRPC `ModelInfer`/`ModelStreamInfer` with status RESOURCE_EXHAUSTED, HTTP `/infer` with 429); health, metadata and repository calls always pass. `signal`: SuperSONIC 0.3's behaviour, for CMSSW clients that read it: nothing is refused, but `RepositoryIndex` answers come back empty with grpc-status 1.
+         * `shed`: refuse inference calls (gRPC `ModelInfer`/`ModelStreamInfer` with status RESOURCE_EXHAUSTED, HTTP `/infer` with 429); health, metadata and repository calls always pass. `signal`: SuperSONIC 0.3's behaviour, for CMSSW clients that read it: nothing is refused, but `RepositoryIndex` answers come back with an empty body and `grpc-status: 1` in their response headers (the trailers are Triton's own).
          */
         mode: 'shed' | 'signal';
         /**
@@ -888,11 +888,11 @@ export interface Values {
        */
       audiences?: string[];
       /**
-       * Host name of the JWKS server (the host of `jwt_remote_jwks_uri`); also the TLS server name checked.
+       * Host of the JWKS server. Optional: the host is taken from `jwt_remote_jwks_uri`, and a different value here is refused (SuperSONIC 0.3 needed it set).
        */
       url: string;
       /**
-       * Port of the JWKS server.
+       * Port of the JWKS server when `jwt_remote_jwks_uri` names none.
        */
       port: number;
     };
@@ -931,11 +931,11 @@ export interface Values {
        */
       enabled: boolean;
       /**
-       * Host name of the Prometheus server, with or without `http://`/`https://` (a scheme written here wins over `scheme`; any path is ignored).
+       * Address of the Prometheus server: a host name, or a URL. A scheme, port or path prefix written in the URL wins over `scheme` and `port` (`http://prometheus-server.monitoring:9090/prometheus`).
        */
       url: string;
       /**
-       * Port of the Prometheus server.
+       * Port of the Prometheus server, when `url` names none.
        */
       port: number;
       /**

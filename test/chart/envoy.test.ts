@@ -105,19 +105,55 @@ envoy('TLS to the JWKS host sends SNI and checks the certificate against the sys
   assert.equal(tls.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: 'keys.example.org' } }]);
 });
 
-envoy('the Prometheus address comes from prometheus.external, a scheme in the url wins and a path is dropped', async () => {
-  const cases: [Record<string, unknown>, string, number, boolean][] = [
-    [{ url: 'prom.example.org', port: 443, scheme: 'https' }, 'prom.example.org', 443, true],
-    [{ url: 'https://prom.example.org/', port: 443, scheme: 'http' }, 'prom.example.org', 443, true],
-    [{ url: 'http://prometheus-server.monitoring:9090/prometheus', port: 9090 }, 'prometheus-server.monitoring', 9090, false],
+envoy('the Prometheus address comes from prometheus.external; a scheme, port or path in the url wins', async () => {
+  const cases: [Record<string, unknown>, string, number, boolean, string][] = [
+    [{ url: 'prom.example.org', port: 443, scheme: 'https' }, 'prom.example.org', 443, true, '/api/v1/query'],
+    [{ url: 'https://prom.example.org/', port: 443, scheme: 'http' }, 'prom.example.org', 443, true, '/api/v1/query'],
+    [{ url: 'http://prometheus-server.monitoring:9090/prometheus' }, 'prometheus-server.monitoring', 9090, false, '/prometheus/api/v1/query'],
+    [{ url: 'prometheus-server.monitoring', port: 9090, scheme: 'http' }, 'prometheus-server.monitoring', 9090, false, '/api/v1/query'],
   ];
-  for (const [external, host, port, tls] of cases) {
+  for (const [external, host, port, tls, path] of cases) {
     const objects = await render({ envoy: { rate_limiter: { prometheus_based: { enabled: true } } }, prometheus: { external: { enabled: true, ...external } } });
-    const cluster = envoyConfig(objects).static_resources.clusters.find((c: Manifest) => c.name === 'prometheus');
+    const config = envoyConfig(objects);
+    const cluster = config.static_resources.clusters.find((c: Manifest) => c.name === 'prometheus');
     const address = cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
     assert.equal(address, { address: host, port_value: port }, JSON.stringify(external));
     assert.is(!!cluster.transport_socket, tls, `${JSON.stringify(external)}: TLS`);
+    const route = config.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0];
+    const settings = route.metadata.filter_metadata['envoy.filters.http.lua'];
+    assert.equal([settings.authority, settings.path], [host, path], JSON.stringify(external));
   }
+});
+
+envoy('the JWKS host and port come from the URI; envoy.auth.port applies when it names none', async () => {
+  const jwksAddress = async (auth: Record<string, unknown>) => {
+    const config = envoyConfig(await render({ envoy: { auth: { enabled: true, jwt_issuer: 'i', ...auth } } }));
+    const cluster = config.static_resources.clusters.find((c: Manifest) => c.name === 'jwks');
+    return cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
+  };
+  assert.equal(await jwksAddress({ jwt_remote_jwks_uri: 'https://keys.example.org:8443/jwks' }), { address: 'keys.example.org', port_value: 8443 });
+  assert.equal(await jwksAddress({ jwt_remote_jwks_uri: 'https://keys.example.org/jwks', port: 444 }), { address: 'keys.example.org', port_value: 444 });
+});
+
+envoy('with an external configuration the probes check the gRPC port and no metrics Service exists', async () => {
+  const objects = await render({ envoy: { external_config: { load_from_configmap: true, configmap_name: 'site-envoy' } } });
+  const container = envoyDeployment(objects).spec.template.spec.containers[0];
+  assert.equal(container.readinessProbe.tcpSocket, { port: 'grpc' });
+  assert.equal(container.livenessProbe.tcpSocket, { port: 'grpc' });
+  assert.equal(container.ports.map((p: Manifest) => p.name), ['grpc']);
+  assert.is(byName(objects, 'Service', 'supersonic-envoy-metrics'), undefined);
+});
+
+envoy('outlier detection ejects on gateway errors only, so bad requests cannot eject healthy pods', async () => {
+  const triton = envoyConfig(await render({})).static_resources.clusters.find((c: Manifest) => c.name === 'triton');
+  assert.is(triton.outlier_detection.enforcing_consecutive_5xx, 0);
+  assert.is(triton.outlier_detection.enforcing_consecutive_gateway_failure, 100);
+});
+
+envoy('the default args bound the worker threads (not one per node core)', async () => {
+  const container = envoyDeployment(await render({})).spec.template.spec.containers[0];
+  assert.equal(container.args.slice(container.args.indexOf('--concurrency'), container.args.indexOf('--concurrency') + 2), ['--concurrency', '2']);
+  assert.not.ok(container.args.includes('--log-path'));
 });
 
 envoy('every load-balancer policy renders a valid configuration', async () => {
@@ -160,8 +196,8 @@ refused('the load shedder without a Prometheus says what to set', () =>
   expectFailure({ envoy: { rate_limiter: { prometheus_based: { enabled: true } } } },
     /envoy\.rate_limiter\.prometheus_based\.enabled needs a Prometheus to read the load from: set prometheus\.external\.enabled and prometheus\.external\.url/));
 
-refused('auth without issuer, JWKS URI and host says what to set', () =>
-  expectFailure({ envoy: { auth: { enabled: true } } }, /envoy\.auth\.enabled needs envoy\.auth\.jwt_issuer, envoy\.auth\.jwt_remote_jwks_uri and envoy\.auth\.url/));
+refused('auth without issuer and JWKS URI says what to set', () =>
+  expectFailure({ envoy: { auth: { enabled: true } } }, /envoy\.auth\.enabled needs envoy\.auth\.jwt_issuer and envoy\.auth\.jwt_remote_jwks_uri/));
 
 refused('tracing without a collector says what to set', () =>
   expectFailure({ envoy: { tracing: { enabled: true } } }, /envoy\.tracing\.enabled needs envoy\.tracing\.collectorHost/));
@@ -177,6 +213,20 @@ refused('a client Service without a grpc port is refused', () =>
 
 refused('an Ingress without any host is refused', () =>
   expectFailure({ envoy: { ingress: { enabled: true } } }, /envoy\.ingress\.enabled needs envoy\.ingress\.hostName or envoy\.ingress\.hosts/));
+
+refused('a JWKS host that disagrees with the URI is refused', () =>
+  expectFailure({ envoy: { auth: { enabled: true, jwt_issuer: 'i', jwt_remote_jwks_uri: 'https://b.example.org/jwk', url: 'c.example.org' } } },
+    /envoy\.auth\.url \(c\.example\.org\) is not the host of envoy\.auth\.jwt_remote_jwks_uri \(b\.example\.org\)/));
+
+refused('zero durations Envoy refuses fail naming the key', async () => {
+  await expectFailure({ envoy: { upstreamHealth: { healthCheckInterval: '0s' } } }, /healthCheckInterval/);
+  await expectFailure({ envoy: { upstreamHealth: { baseEjectionTime: '0s' } } }, /baseEjectionTime/);
+  await expectFailure({ envoy: { rate_limiter: { listener_level: { fill_interval: '0s' } } } }, /fill_interval/);
+});
+
+refused('a token-bucket interval under 50 ms is refused, as Envoy would', () =>
+  expectFailure({ envoy: { rate_limiter: { listener_level: { enabled: true, fill_interval: '0.01s' } } } },
+    /envoy\.rate_limiter\.listener_level\.fill_interval \(0\.01s\) must be at least 0\.05s/));
 
 refused('a duration Envoy cannot read (250ms) fails schema validation naming the key', () =>
   expectFailure({ envoy: { grpc_route_timeout: '250ms' } }, /grpc_route_timeout/));

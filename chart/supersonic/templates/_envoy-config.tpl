@@ -10,7 +10,9 @@ listener exposes /ready and /stats/prometheus for probes and scraping.
 {{- $tritonGrpc := include "supersonic.portNamed" (dict "ports" .Values.triton.service.ports "name" "grpc") | fromYaml -}}
 {{- $tritonHttp := include "supersonic.portNamed" (dict "ports" .Values.triton.service.ports "name" "http") | fromYaml -}}
 {{- $tritonHost := printf "%s.%s.svc.cluster.local" (include "supersonic.triton.fullname" .) .Release.Namespace -}}
-{{- $provider := .Values.envoy.auth.providerName | default (include "supersonic.fullname" .) -}}
+{{- $provider := .Values.envoy.auth.providerName | default (include "supersonic.fullname" .) | toJson -}}
+{{- $prometheus := include "supersonic.prometheus.address" . | fromYaml -}}
+{{- $jwks := include "supersonic.envoy.jwksAddress" . | fromYaml -}}
 admin:
   address:
     socket_address: { address: 127.0.0.1, port_value: 9901 }
@@ -71,13 +73,12 @@ static_resources:
                           metadata:
                             filter_metadata:
                               envoy.filters.http.lua:
-                                {{- $prometheus := include "supersonic.prometheus.address" . | fromYaml }}
                                 mode: {{ .Values.envoy.rate_limiter.prometheus_based.mode }}
                                 threshold: {{ .Values.serverLoadThreshold }}
                                 query: {{ include "supersonic.serverLoadMetric" . | toJson }}
                                 cluster: prometheus
                                 authority: {{ $prometheus.host | toJson }}
-                                path: /api/v1/query
+                                path: {{ printf "%s/api/v1/query" $prometheus.path | toJson }}
                                 refresh_seconds: {{ .Values.envoy.rate_limiter.prometheus_based.refreshSeconds }}
                                 timeout_ms: {{ .Values.envoy.rate_limiter.prometheus_based.timeoutMs }}
                                 fail_open: {{ .Values.envoy.rate_limiter.prometheus_based.failOpen }}
@@ -171,9 +172,12 @@ static_resources:
           healthy_threshold: 1
           http_health_check:
             path: /v2/health/ready
+      # Ejects a pod after consecutive gateway errors (connection failures, 502/503/504), not
+      # after errors Triton returns for bad requests, which a single client could provoke.
       outlier_detection:
-        consecutive_5xx: {{ .Values.envoy.upstreamHealth.consecutiveErrors }}
         consecutive_gateway_failure: {{ .Values.envoy.upstreamHealth.consecutiveErrors }}
+        enforcing_consecutive_gateway_failure: 100
+        enforcing_consecutive_5xx: 0
         base_ejection_time: {{ .Values.envoy.upstreamHealth.baseEjectionTime }}
         max_ejection_percent: 50
     - name: admin
@@ -197,13 +201,12 @@ static_resources:
           - lb_endpoints:
               - endpoint:
                   address:
-                    socket_address: { address: {{ .Values.envoy.auth.url | toJson }}, port_value: {{ .Values.envoy.auth.port }} }
-      {{- if hasPrefix "https://" .Values.envoy.auth.jwt_remote_jwks_uri }}
-      {{- include "supersonic.envoy.upstreamTls" .Values.envoy.auth.url | nindent 6 }}
+                    socket_address: { address: {{ $jwks.host | toJson }}, port_value: {{ $jwks.port }} }
+      {{- if eq $jwks.scheme "https" }}
+      {{- include "supersonic.envoy.upstreamTls" $jwks.host | nindent 6 }}
       {{- end }}
     {{- end }}
     {{- if .Values.envoy.rate_limiter.prometheus_based.enabled }}
-    {{- $prometheus := include "supersonic.prometheus.address" . | fromYaml }}
     - name: prometheus
       type: LOGICAL_DNS
       connect_timeout: 5s

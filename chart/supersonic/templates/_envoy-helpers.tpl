@@ -39,16 +39,36 @@ Call with (dict "ports" <list> "name" "grpc").
 {{- end }}
 
 {{/*
-The Prometheus that holds the server-load metric, as a map {scheme, host, port}.
-prometheus.external.url may carry a scheme (which wins) and a path (ignored).
+A URL taken apart, as a map {scheme, host, port, path}. A URL without a scheme gets .scheme,
+one without a port gets .port; the path is kept without a trailing "/".
+Call with (dict "url" "https://prom.example.org:9090/prometheus" "scheme" "https" "port" 443).
+*/}}
+{{- define "supersonic.parseUrl" -}}
+{{- $raw := .url | trim -}}
+{{- if not (regexMatch "^[a-zA-Z][-a-zA-Z0-9+.]*://" $raw) -}}
+{{- $raw = printf "%s://%s" .scheme $raw -}}
+{{- end -}}
+{{- $url := urlParse $raw -}}
+{{- $port := int .port -}}
+{{- if regexMatch ":[0-9]+$" $url.host -}}
+{{- $port = regexFind "[0-9]+$" $url.host | int -}}
+{{- end -}}
+{{- $host := regexReplaceAll ":[0-9]+$" $url.host "" -}}
+{{- toYaml (dict "scheme" $url.scheme "host" $host "port" $port "path" (trimSuffix "/" $url.path)) -}}
+{{- end }}
+
+{{/*
+The Prometheus that holds the server-load metric: prometheus.external.url, where a scheme,
+port or path prefix written in the URL wins over prometheus.external.scheme and .port.
 */}}
 {{- define "supersonic.prometheus.address" -}}
-{{- $url := .Values.prometheus.external.url | trim -}}
-{{- $scheme := .Values.prometheus.external.scheme -}}
-{{- if regexMatch "^https?://" $url -}}
-{{- $scheme = regexFind "^https?" $url -}}
-{{- $url = regexReplaceAll "^https?://" $url "" -}}
-{{- end -}}
-{{- $host := regexReplaceAll "[/:].*$" $url "" -}}
-{{- toYaml (dict "scheme" $scheme "host" $host "port" (int .Values.prometheus.external.port)) -}}
+{{- include "supersonic.parseUrl" (dict "url" .Values.prometheus.external.url "scheme" .Values.prometheus.external.scheme "port" .Values.prometheus.external.port) -}}
+{{- end }}
+
+{{/*
+The JWKS server, from envoy.auth.jwt_remote_jwks_uri; envoy.auth.port applies when the URI
+names no port.
+*/}}
+{{- define "supersonic.envoy.jwksAddress" -}}
+{{- include "supersonic.parseUrl" (dict "url" .Values.envoy.auth.jwt_remote_jwks_uri "scheme" "https" "port" .Values.envoy.auth.port) -}}
 {{- end }}

@@ -27,9 +27,16 @@ Checks across Envoy values that JSON Schema cannot express; each message names t
     {{- end -}}
   {{- end -}}
   {{- if .Values.envoy.auth.enabled -}}
-    {{- if not (and .Values.envoy.auth.jwt_issuer .Values.envoy.auth.jwt_remote_jwks_uri .Values.envoy.auth.url) -}}
-      {{- fail "envoy.auth.enabled needs envoy.auth.jwt_issuer, envoy.auth.jwt_remote_jwks_uri and envoy.auth.url (the JWKS host)" -}}
+    {{- if not (and .Values.envoy.auth.jwt_issuer .Values.envoy.auth.jwt_remote_jwks_uri) -}}
+      {{- fail "envoy.auth.enabled needs envoy.auth.jwt_issuer and envoy.auth.jwt_remote_jwks_uri" -}}
     {{- end -}}
+    {{- $jwks := include "supersonic.envoy.jwksAddress" . | fromYaml -}}
+    {{- if and .Values.envoy.auth.url (ne .Values.envoy.auth.url $jwks.host) -}}
+      {{- fail (printf "envoy.auth.url (%s) is not the host of envoy.auth.jwt_remote_jwks_uri (%s): leave envoy.auth.url empty, or make them agree" .Values.envoy.auth.url $jwks.host) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if lt (trimSuffix "s" .Values.envoy.rate_limiter.listener_level.fill_interval | float64) 0.05 -}}
+    {{- fail (printf "envoy.rate_limiter.listener_level.fill_interval (%s) must be at least 0.05s; Envoy refuses shorter intervals" .Values.envoy.rate_limiter.listener_level.fill_interval) -}}
   {{- end -}}
   {{- if and .Values.envoy.tracing.enabled (not .Values.envoy.tracing.collectorHost) -}}
     {{- fail "envoy.tracing.enabled needs envoy.tracing.collectorHost, the OpenTelemetry collector to send traces to" -}}
