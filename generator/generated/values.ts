@@ -944,4 +944,262 @@ export interface Values {
       scheme: 'http' | 'https';
     };
   };
+  /**
+   * The admission webhook. In namespaces labelled `supersonic.fastmachinelearning.org/inject: enabled`, pods that ask for it through `supersonic.fastmachinelearning.org/*` annotations get GPU resources the cluster can actually offer (a MIG slice, an MPS share or whole GPUs), CVMFS repositories mounted read-only, and an Envoy sidecar that checks JWTs. See docs/webhook.md.
+   */
+  webhook: {
+    /**
+     * Deploy the webhook and register it with the API server. Off by default: it acts on pods cluster-wide (in labelled namespaces), so a site admin turns it on deliberately.
+     */
+    enabled: boolean;
+    /**
+     * Number of webhook pods. Two, with a PodDisruptionBudget, so a node drain never leaves pod creation without it.
+     */
+    replicas: number;
+    /**
+     * Image of SuperSONIC's servers, built from webhook/Dockerfile (Node 24 runs `webhook/src/server.ts`).
+     */
+    image: string;
+    /**
+     * When the kubelet pulls the webhook image.
+     */
+    imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    /**
+     * Secrets with registry credentials for a private webhook image.
+     */
+    imagePullSecrets?: {
+      /**
+       * Name of a Secret of type kubernetes.io/dockerconfigjson in the release namespace.
+       */
+      name: string;
+    }[];
+    /**
+     * CPU and memory of each webhook pod.
+     */
+    resources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Node labels the webhook pods require.
+     */
+    nodeSelector?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Tolerations of the webhook pods.
+     */
+    tolerations?: {
+      /**
+       * Taint key to tolerate; empty with operator Exists tolerates every taint.
+       */
+      key?: string;
+      /**
+       * How the value is compared.
+       */
+      operator?: 'Equal' | 'Exists';
+      /**
+       * Taint value, for operator Equal.
+       */
+      value?: string;
+      /**
+       * Taint effect to tolerate; empty means all.
+       */
+      effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+      /**
+       * For NoExecute, how long the pod stays bound after the taint appears.
+       */
+      tolerationSeconds?: number;
+    }[];
+    /**
+     * Affinity rules of the webhook pods; by default they prefer different nodes.
+     */
+    affinity?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the webhook pods; the default meets the restricted Pod Security Standard.
+     */
+    podSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the webhook container.
+     */
+    containerSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * What the API server does when the webhook cannot answer. `Fail` refuses the pod, so a GPU pod never lands unmutated on the wrong node (the webhook only sees labelled namespaces, and never its own); `Ignore` creates it unmutated, and the chart's alert reports it.
+     */
+    failurePolicy: 'Fail' | 'Ignore';
+    /**
+     * Seconds the API server waits for an answer. The webhook answers in milliseconds.
+     */
+    timeoutSeconds: number;
+    /**
+     * Least severe level the webhook logs (JSON, one line an event).
+     */
+    logLevel: 'debug' | 'info' | 'warn' | 'error';
+    /**
+     * The webhook's serving certificate. With cert-manager the chart asks it for one and has the API server's `caBundle` injected; otherwise the webhook makes its own CA and certificate, keeps them in a Secret, writes the `caBundle`, and renews the certificate well before it expires without dropping connections. The chart never renders an empty `caBundle`.
+     */
+    tls: {
+      /**
+       * `auto` uses cert-manager when the cluster serves `cert-manager.io/v1`, and `selfManaged` otherwise.
+       */
+      mode: 'auto' | 'certManager' | 'selfManaged';
+      /**
+       * With cert-manager, the name of an Issuer in the release namespace to sign the certificate; empty makes the chart create a self-signed CA for the webhook.
+       */
+      certManagerIssuer: string;
+      /**
+       * Lifetime of a self-managed serving certificate.
+       */
+      certValidityDays: number;
+      /**
+       * A self-managed certificate is renewed this long before it expires.
+       */
+      renewBeforeDays: number;
+    };
+    /**
+     * What the webhook injects. Rendered into the webhook's ConfigMap and checked against this schema when the webhook starts, so a value Helm accepts is one the webhook accepts.
+     */
+    injection: {
+      /**
+       * CVMFS repositories asked for with the annotation `supersonic.fastmachinelearning.org/cvmfs-repositories: cms.cern.ch,atlas.cern.ch`, each mounted read-only at `<mountPath>/<repository>` with `mountPropagation: HostToContainer`.
+       */
+      cvmfs: {
+        /**
+         * `pvc`: the cvmfs-csi claim `claimName`, which must exist in the pod's namespace (the webhook refuses the pod and says so when it does not). `hostPath`: the nodes' own CVMFS mount at `hostPath` (needs a namespace that allows hostPath).
+         */
+        source: 'pvc' | 'hostPath';
+        /**
+         * Name of the cvmfs-csi PersistentVolumeClaim in each namespace.
+         */
+        claimName: string;
+        /**
+         * Where the nodes mount CVMFS, with `source` hostPath (`/var/cvmfs` for cvmfs-csi's automount host path).
+         */
+        hostPath: string;
+        /**
+         * Where repositories appear in the container.
+         */
+        mountPath: string;
+      };
+      /**
+       * The JWT-checking sidecar asked for with `supersonic.fastmachinelearning.org/auth: enabled`: a native sidecar (an init container with `restartPolicy: Always`) running Envoy, which listens on `listenPort` and forwards requests with a valid token to the container on `upstreamPort`.
+       */
+      auth: {
+        /**
+         * Envoy image of the sidecar.
+         */
+        image: string;
+        /**
+         * The `iss` a token must carry; required for the sidecar.
+         */
+        issuer: string;
+        /**
+         * URL of the issuer's signing keys (JWKS), fetched over TLS with the system CAs; required for the sidecar.
+         */
+        jwksUri: string;
+        /**
+         * Accepted `aud` values; empty accepts any audience.
+         */
+        audiences?: string[];
+        /**
+         * Port the sidecar listens on; point Services at it instead of the container's port.
+         */
+        listenPort: number;
+        /**
+         * Port of the protected container (Triton's gRPC port by default), reached on localhost.
+         */
+        upstreamPort: number;
+        /**
+         * CPU and memory of the sidecar.
+         */
+        resources: {
+          /**
+           * Resources reserved for the container; the scheduler places the pod on a node that has them.
+           */
+          requests?: {
+            /**
+             * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+             */
+            [k: string]: number | string | undefined;
+          };
+          /**
+           * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+           */
+          limits?: {
+            /**
+             * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+             */
+            [k: string]: number | string | undefined;
+          };
+          /**
+           * Dynamic resource claims (DRA) the container uses, by name.
+           */
+          claims?: {
+            /**
+             * Name of a claim in the pod's resourceClaims.
+             */
+            name: string;
+            /**
+             * Name of one request inside the claim.
+             */
+            request?: string;
+          }[];
+        };
+      };
+      /**
+       * Annotations applied to every pod of a namespace that does not set them itself, by namespace name; the keys are annotation names without the `supersonic.fastmachinelearning.org/` prefix.
+       */
+      namespaceDefaults?: {
+        [k: string]:
+          | {
+              [k: string]: string | undefined;
+            }
+          | undefined;
+      };
+    };
+    /**
+     * Prometheus alerts on the webhook (a PrometheusRule, when the cluster serves monitoring.coreos.com/v1).
+     */
+    metrics: {
+      /**
+       * Create alerts for webhook errors, slow answers and pods the API server created without asking it (fail-open), if the Prometheus Operator's CRDs are installed.
+       */
+      prometheusRule: boolean;
+    };
+  };
 }

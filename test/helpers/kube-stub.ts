@@ -22,6 +22,8 @@ export interface KubeStub {
   get(collection: string, name: string): Obj | undefined;
   remove(collection: string, name: string): void;
   list(collection: string): Obj[];
+  /** Ends every open watch stream cleanly, as the API server does when a watch times out. */
+  endWatches(): void;
   close(): Promise<void>;
 }
 
@@ -124,6 +126,13 @@ export async function startKubeStub(): Promise<KubeStub> {
       if (current) notify(collection, 'DELETED', current);
     },
     list: (collection) => [...collectionOf(collection).values()].map((o) => structuredClone(o)),
+    endWatches: () => {
+      // Forget them at once too: a put before the 'close' event must not write after end.
+      for (const set of watchers.values()) {
+        for (const res of set) res.end();
+        set.clear();
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const set of watchers.values()) for (const res of set) res.end();

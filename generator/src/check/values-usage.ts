@@ -19,7 +19,7 @@ export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string
     }
   }
   for (const [path, files] of reads) {
-    if (!isKnownPath(path, byPath, root)) {
+    if (!isKnownPath(path.replace(/\.\*$/, ''), byPath, root)) {
       problems.push(`${files.join(', ')}: reads .Values.${path}, which the schema does not declare`);
     }
   }
@@ -27,7 +27,9 @@ export function checkValuesUsage(keys: ValueKey[], templates: Map<string, string
     // Keys inside a deprecated group are covered by the group's own NOTES warning.
     const insideDeprecatedGroup = key.deprecated && !key.node.deprecated;
     if (key.kind === 'group' || key.node['x-unread'] || insideDeprecatedGroup) continue;
-    const readSomewhere = [...reads.keys()].some((path) => path === key.dotted || path.startsWith(`${key.dotted}.`));
+    const readSomewhere = [...reads.keys()].some(
+      (path) => path === key.dotted || path.startsWith(`${key.dotted}.`) || (path.endsWith('.*') && key.dotted.startsWith(path.slice(0, -1))),
+    );
     if (!readSomewhere) problems.push(`${key.dotted}: declared in the schema but read by no template (read it, remove it, or explain with x-unread)`);
   }
   return problems;
@@ -53,9 +55,14 @@ export function collectReads(templates: Map<string, string>): Map<string, string
     for (const match of withoutIndexReads(text).matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
       record(match[1]!.slice(1), file);
     }
+    // `toYaml .Values.x` renders every key below x: a read of all of them, recorded as `x.*`.
+    for (const match of text.matchAll(WHOLE_READ)) record(`${(match[1] ?? match[2])!.slice(1)}.*`, file);
   }
   return reads;
 }
+
+/** `toYaml .Values.a` or `.Values.a | toYaml`: the whole of a is rendered. */
+const WHOLE_READ = /toYaml\s+(?:\$|\.root)?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?![.\w])|(?:\$|\.root)?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\|\s*toYaml/g;
 
 /** `index .Values "a" "b"`: a read of a.b spelled with string literals. */
 const INDEX_READ = /index\s+(?:\$|\.root)?\.Values((?:\s+"[^"]+")+)/g;

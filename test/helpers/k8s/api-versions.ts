@@ -19,6 +19,9 @@ const ALLOWED_KINDS_BY_API_VERSION: Readonly<Record<string, readonly string[]>> 
   'autoscaling/v2': ['HorizontalPodAutoscaler'],
   'batch/v1': ['Job'],
   'coordination.k8s.io/v1': ['Lease'],
+  // Optional CRD-based objects; the chart renders them only when the cluster serves the API.
+  'cert-manager.io/v1': ['Certificate', 'Issuer'],
+  'monitoring.coreos.com/v1': ['PrometheusRule', 'ServiceMonitor', 'PodMonitor'],
 };
 
 /** Allowed "apiVersion/kind" pairs, e.g. "apps/v1/Deployment", "v1/Service". */
@@ -97,6 +100,8 @@ export function checkMetadataName(object: Record<string, unknown>, report: Repor
     return;
   }
   const name = object.metadata.name;
+  // A create may leave the name to the API server: pods of a ReplicaSet arrive with generateName.
+  if (name === undefined && typeof object.metadata.generateName === 'string' && object.metadata.generateName !== '') return;
   if (typeof name !== 'string' || name === '') {
     report('/metadata/name', 'metadata.name is missing or not a non-empty string');
     return;

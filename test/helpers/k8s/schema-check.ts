@@ -13,6 +13,12 @@ interface AjvErrorLike {
   params?: Record<string, unknown>;
 }
 
+/** CRD groups live in separate @kubernetes-models packages. */
+const CRD_PACKAGES: Readonly<Record<string, string>> = {
+  'cert-manager.io': '@kubernetes-models/cert-manager',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+};
+
 const kubernetesModelCache = new Map<string, Promise<KubernetesModelClass | undefined>>();
 
 /**
@@ -21,7 +27,8 @@ const kubernetesModelCache = new Map<string, Promise<KubernetesModelClass | unde
  * `kubernetes-models/v1/Service`. Each module exports a class named after the kind.
  */
 function loadKubernetesModel(apiVersion: string, kind: string): Promise<KubernetesModelClass | undefined> {
-  const specifier = `kubernetes-models/${apiVersion}/${kind}`;
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+  const specifier = `${CRD_PACKAGES[group] ?? 'kubernetes-models'}/${apiVersion}/${kind}`;
   let loaded = kubernetesModelCache.get(specifier);
   if (!loaded) {
     loaded = import(specifier).then(

@@ -1,0 +1,28 @@
+/**
+ * The names users write: one namespace label to switch the webhook on, one pod label to opt
+ * out, and pod annotations under one prefix (documented in docs/webhook.md).
+ */
+export const PREFIX = 'supersonic.fastmachinelearning.org/';
+
+/** On a namespace, `enabled` offers its pods to the webhook; on a pod, `disabled` opts it out. */
+export const INJECT_LABEL = `${PREFIX}inject`;
+
+/** Annotations a pod asks with (also the keys of `webhook.injection.namespaceDefaults`). */
+export const ANNOTATIONS = {
+  gpu: 'gpu',
+  gpuProfile: 'gpu-profile',
+  gpuMemory: 'gpu-memory',
+  gpuMps: 'gpu-mps',
+  gpuContainer: 'gpu-container',
+  cvmfsRepositories: 'cvmfs-repositories',
+  auth: 'auth',
+} as const;
+
+/** Set by the webhook: what it injected, so a second pass (reinvocation) changes nothing. */
+export const STATUS_ANNOTATION = `${PREFIX}injected`;
+
+/** The kubelet's mark on static (mirror) pods, which the API server will not let us change. */
+export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/** kubectl's choice of a pod's main container. */
+export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';

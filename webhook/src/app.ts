@@ -1,0 +1,52 @@
+/**
+ * The webhook's HTTP application, built apart from starting it (tests use `inject()` or listen
+ * on 127.0.0.1 themselves; server.ts wires it to TLS, Kubernetes and signals).
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { deny } from './admission/review.ts';
+import type { PodMutationDeps } from './admission/mutate-pod.ts';
+import type { WebhookMetrics } from './metrics.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerMutateRoute } from './routes/mutate.ts';
+
+/** An UPDATE review carries the object twice; pods with big specs exceed fastify's 1 MiB default. */
+export const BODY_LIMIT = 8 * 1024 * 1024;
+
+export interface AppOptions {
+  deps: PodMutationDeps;
+  metrics: WebhookMetrics;
+  /** Readiness: the certificate and the first node list are loaded, and no shutdown has begun. */
+  ready: () => boolean;
+  https?: { key: string; cert: string };
+  logger?: FastifyServerOptions['logger'];
+}
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // On close, idle keep-alive connections go at once; requests in flight finish first.
+    forceCloseConnections: 'idle',
+    ...(options.https ? { https: options.https } : {}),
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+
+  // Bodies are read as text and parsed by the route, so malformed JSON or an odd content type
+  // still gets an AdmissionReview answer rather than fastify's own 400 or 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    if (request.url.startsWith('/mutate')) {
+      request.log.warn({ err: error }, 'admission request rejected before parsing');
+      reply.code(200).send(deny('', `the webhook could not read the request: ${error.message}`, error.statusCode ?? 500));
+      return;
+    }
+    reply.send(error);
+  });
+
+  registerMutateRoute(app, options.deps, options.metrics);
+  registerHealthRoutes(app, options.ready);
+  registerMetricsRoute(app, options.metrics.registry);
+  return app;
+}
