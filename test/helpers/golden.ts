@@ -21,6 +21,8 @@ export interface GoldenCase {
   namespace: string;
   allowHostPath: boolean;
   allowNfs: boolean;
+  /** APIs the pretend cluster serves, for objects gated on CRDs (cert-manager, prometheus-operator). */
+  apiVersions: string[];
   valuesFile: string;
   outputFile: string;
 }
@@ -41,6 +43,7 @@ export function loadGoldenCases(): GoldenCase[] {
         namespace: String(spec.namespace ?? 'cms'),
         allowHostPath: spec.allowHostPath === true,
         allowNfs: spec.allowNfs === true,
+        apiVersions: Array.isArray(spec.apiVersions) ? spec.apiVersions.map(String) : [],
         valuesFile: join(dir, 'values.yaml'),
         outputFile: join(dir, 'output.yaml'),
       };

@@ -55,6 +55,8 @@ export interface RenderOptions {
   values?: Record<string, unknown>;
   valuesFiles?: string[];
   set?: string[];
+  /** APIs the pretend cluster serves (`--api-versions`), e.g. cert-manager.io/v1. */
+  apiVersions?: string[];
 }
 
 /** Writes values to a temporary file and returns its path. */
@@ -71,6 +73,7 @@ function renderArgs(options: RenderOptions): string[] {
   for (const file of options.valuesFiles ?? []) args.push('-f', file);
   if (options.values) args.push('-f', writeValuesFile(options.values));
   for (const item of options.set ?? []) args.push('--set', item);
+  for (const apiVersion of options.apiVersions ?? []) args.push('--api-versions', apiVersion);
   return args;
 }
 
