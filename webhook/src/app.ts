@@ -3,7 +3,7 @@
  * on 127.0.0.1 themselves; server.ts wires it to TLS, Kubernetes and signals).
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { deny } from './admission/review.ts';
+import { allow, deny } from './admission/review.ts';
 import type { PodMutationDeps } from './admission/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -20,6 +20,11 @@ export interface AppOptions {
   ready: () => boolean;
   https?: { key: string; cert: string };
   logger?: FastifyServerOptions['logger'];
+  /**
+   * For `make bench` only: POST /baseline answers a canned review with no work, so the
+   * benchmark can compare /mutate with the cost of HTTPS and fastify alone, in the same server.
+   */
+  benchmarkBaseline?: boolean;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -48,5 +53,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerMutateRoute(app, options.deps, options.metrics);
   registerHealthRoutes(app, options.ready);
   registerMetricsRoute(app, options.metrics.registry);
+  if (options.benchmarkBaseline) {
+    const canned = allow('00000000-0000-0000-0000-000000000000');
+    app.post('/baseline', async () => canned);
+  }
   return app;
 }

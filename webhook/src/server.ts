@@ -1,0 +1,120 @@
+/**
+ * The webhook process: configuration, Kubernetes, TLS, then HTTPS on 0.0.0.0:8443; on SIGTERM,
+ * readiness turns off first (so the Service stops sending), then requests in flight finish.
+ * Environment (set by the chart): POD_NAME, POD_NAMESPACE, SERVICE_NAME,
+ * WEBHOOK_CONFIGURATION_NAME, TLS_SECRET_NAME, TLS_SOURCE (files | self-managed), LOG_LEVEL;
+ * optional CONFIG_DIR, SCHEMA_FILE, TLS_DIR, PORT, SHUTDOWN_DELAY_MS.
+ */
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { NodeInventory } from './gpu/inventory.ts';
+import { createWebhookMetrics } from './metrics.ts';
+import { loadKubeConfig } from './shared/kube.ts';
+import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from './shared/tls-reload.ts';
+import { SelfManagedTls } from './tls/self-managed.ts';
+import { claimLookup } from './claim-lookup.ts';
+
+const env = (name: string, fallback?: string): string => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new ConfigError(`environment variable ${name} is not set (the chart sets it)`);
+  return value;
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig(env('CONFIG_DIR', '/etc/supersonic/webhook'), env('SCHEMA_FILE', 'chart/supersonic/values.schema.json'));
+  const namespace = env('POD_NAMESPACE');
+  const kubeConfig = loadKubeConfig();
+  const metrics = createWebhookMetrics();
+  const logger = { level: env('LOG_LEVEL', 'info') };
+
+  const inventory = new NodeInventory();
+  const inventoryStarted = inventory.start(kubeConfig);
+  let shuttingDown = false;
+
+  // The first certificate, then every renewal, without a restart.
+  let onCertificate: (pair: KeyAndCertificate) => void = () => {};
+  const first = await firstCertificate(kubeConfig, namespace, config.values.tls, (pair) => onCertificate(pair));
+
+  const app = buildApp({
+    https: first,
+    logger,
+    metrics,
+    ready: () => !shuttingDown && inventory.ready(),
+    deps: {
+      config,
+      ownNamespace: namespace,
+      gpuNodes: () => inventory.nodes(),
+      claimExists: claimLookup(kubeConfig.makeApiClient(CoreV1Api)),
+    },
+  });
+  onCertificate = (pair) => {
+    applySecureContext(app.server as never, pair);
+    app.log.info('serving certificate reloaded');
+  };
+  await app.listen({ host: '0.0.0.0', port: Number(env('PORT', '8443')) });
+  await inventoryStarted;
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    app.log.info({ signal }, 'shutting down: readiness off, draining');
+    // Let the endpoint controller take this pod out of the Service before we stop listening.
+    await new Promise((resolve) => setTimeout(resolve, Number(env('SHUTDOWN_DELAY_MS', '5000'))));
+    await app.close();
+    inventory.stop();
+    await stopTls();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+let stopTls: () => Promise<void> = async () => {};
+
+/** cert-manager's Secret mounted as files, or the webhook's own CA and certificate. */
+async function firstCertificate(
+  kubeConfig: ReturnType<typeof loadKubeConfig>,
+  namespace: string,
+  tls: { certValidityDays: number; renewBeforeDays: number },
+  onChange: (pair: KeyAndCertificate) => void,
+): Promise<KeyAndCertificate> {
+  if (env('TLS_SOURCE', 'self-managed') === 'files') {
+    const dir = env('TLS_DIR', '/etc/supersonic/tls');
+    let current: KeyAndCertificate | undefined;
+    const watcher = watchCertificateFiles({
+      certFile: join(dir, 'tls.crt'),
+      keyFile: join(dir, 'tls.key'),
+      onChange: (pair) => {
+        const isFirst = !current;
+        current = pair;
+        if (!isFirst) onChange(pair);
+      },
+    });
+    stopTls = async () => watcher.close();
+    await watcher.ready;
+    if (!current) throw new ConfigError(`no readable certificate in ${dir} (tls.crt, tls.key): is cert-manager's Secret mounted?`);
+    return current;
+  }
+  const selfManaged = new SelfManagedTls({
+    kubeConfig,
+    namespace,
+    secretName: env('TLS_SECRET_NAME'),
+    webhookConfigurationName: env('WEBHOOK_CONFIGURATION_NAME'),
+    serviceName: env('SERVICE_NAME'),
+    identity: env('POD_NAME'),
+    certValidityDays: tls.certValidityDays,
+    renewBeforeDays: tls.renewBeforeDays,
+    onCertificate: (bundle) => onChange(bundle),
+  });
+  stopTls = () => selfManaged.stop();
+  return selfManaged.start();
+}
+
+main().catch((err) => {
+  // A bad configuration stops start-up with a clear message, not a stack trace.
+  if (err instanceof ConfigError) console.error(`supersonic-webhook: ${err.message}`);
+  else console.error('supersonic-webhook: failed to start:', err);
+  process.exit(1);
+});
