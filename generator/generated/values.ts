@@ -1193,9 +1193,13 @@ export interface Values {
       };
     };
     /**
-     * Prometheus alerts on the webhook (a PrometheusRule, when the cluster serves monitoring.coreos.com/v1).
+     * Monitoring of the webhook, when the cluster serves the Prometheus Operator's monitoring.coreos.com/v1: a ServiceMonitor that scrapes its /metrics over HTTPS (checking its certificate against the webhook's CA), and alerts.
      */
     metrics: {
+      /**
+       * Create a ServiceMonitor for the webhook's own metrics (needed by the SuperSONICWebhookErrors alert).
+       */
+      serviceMonitor: boolean;
       /**
        * Create alerts for webhook errors, slow answers and pods the API server created without asking it (fail-open), if the Prometheus Operator's CRDs are installed.
        */

@@ -12,8 +12,10 @@ import { renderTypes } from './render/types.ts';
 
 /** A problem in the sources that stops generation; each line names what and where. */
 export class GeneratorError extends Error {
-  constructor(readonly problems: string[], heading: string) {
+  readonly problems: string[];
+  constructor(problems: string[], heading: string) {
     super(`${heading}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
   }
 }
 

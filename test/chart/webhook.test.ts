@@ -90,6 +90,7 @@ webhook('the PrometheusRule appears only when the cluster serves monitoring.core
   assert.not.ok((await render({})).some((o) => o.kind === 'PrometheusRule'));
   const rule = one(await render({}, ['monitoring.coreos.com/v1']), 'PrometheusRule');
   const alerts = rule.spec.groups[0].rules.map((r: Manifest) => r.alert);
+  assert.ok((await render({}, ['monitoring.coreos.com/v1'])).some((o) => o.kind === 'ServiceMonitor'), 'no ServiceMonitor, so the webhook errors alert has no data');
   assert.equal(alerts, ['SuperSONICWebhookFailingOpen', 'SuperSONICWebhookCallsFailing', 'SuperSONICWebhookErrors', 'SuperSONICWebhookSlow']);
 });
 

@@ -109,12 +109,15 @@ shutdown('requests in flight at SIGTERM finish; none sent before readiness fails
         }
       }
     };
-    // The Service's view: once readiness fails, no new requests are sent to this pod.
+    // The Service's view: requests keep coming, on kept-alive connections too, for a while
+    // after readiness fails (endpoint removal takes time to reach every node), then stop.
+    // The webhook waits SHUTDOWN_DELAY_MS (1.5 s) before closing; the lag here is 1 s.
+    let notReadySince = 0;
     const watchReadiness = async () => {
       while (!stopSending) {
         const status = (await post(probe, port, '/readyz').catch(() => ({ status: 0 }))).status;
-        if (signalled && status !== 200) stopSending = true;
-        else if (sent >= MAX_REQUESTS) stopSending = true;
+        if (signalled && status !== 200 && !notReadySince) notReadySince = Date.now();
+        if ((notReadySince && Date.now() - notReadySince > 1000) || sent >= MAX_REQUESTS) stopSending = true;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     };
@@ -123,6 +126,7 @@ shutdown('requests in flight at SIGTERM finish; none sent before readiness fails
     probe.destroy();
 
     assert.ok(signalled, 'SIGTERM was never sent');
+    assert.ok(notReadySince, 'readiness never turned off after SIGTERM');
     assert.equal(failures, [], `${failures.length} of ${sent} requests failed`);
     assert.ok(sent >= 300, `only ${sent} requests`);
     assert.is(await exited, 0, `exit code; stderr: ${stderr}`);

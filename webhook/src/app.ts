@@ -2,7 +2,7 @@
  * The webhook's HTTP application, built apart from starting it (tests use `inject()` or listen
  * on 127.0.0.1 themselves; server.ts wires it to TLS, Kubernetes and signals).
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { allow, deny } from './admission/review.ts';
 import type { PodMutationDeps } from './admission/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
@@ -18,8 +18,11 @@ export interface AppOptions {
   metrics: WebhookMetrics;
   /** Readiness: the certificate and the first node list are loaded, and no shutdown has begun. */
   ready: () => boolean;
+  /** True once shutdown has begun: answers then close their connection, so clients reconnect elsewhere. */
+  draining?: () => boolean;
   https?: { key: string; cert: string };
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger (the server's), or fastify's logger options; none by default. */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   /**
    * For `make bench` only: POST /baseline answers a canned review with no work, so the
    * benchmark can compare /mutate with the cost of HTTPS and fastify alone, in the same server.
@@ -28,11 +31,14 @@ export interface AppOptions {
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const logging = isLogger(options.logger) ? { loggerInstance: options.logger } : { logger: options.logger ?? false };
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...logging,
     bodyLimit: BODY_LIMIT,
-    // On close, idle keep-alive connections go at once; requests in flight finish first.
+    // On close, idle keep-alive connections go at once; requests in flight finish first, and a
+    // request arriving on an open connection is still answered (an AdmissionReview, not a 503).
     forceCloseConnections: 'idle',
+    return503OnClosing: false,
     ...(options.https ? { https: options.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
@@ -50,6 +56,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.send(error);
   });
 
+  // While draining, each answer closes its keep-alive connection, so the API server's next call
+  // opens a new one, which the Service sends to another replica.
+  app.addHook('onSend', async (_request, reply) => {
+    if (options.draining?.()) reply.header('connection', 'close');
+  });
+
   registerMutateRoute(app, options.deps, options.metrics);
   registerHealthRoutes(app, options.ready);
   registerMetricsRoute(app, options.metrics.registry);
@@ -58,4 +70,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     app.post('/baseline', async () => canned);
   }
   return app;
+}
+
+function isLogger(value: unknown): value is FastifyBaseLogger {
+  return !!value && typeof value === 'object' && typeof (value as { child?: unknown }).child === 'function';
 }

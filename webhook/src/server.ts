@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { NodeInventory } from './gpu/inventory.ts';
@@ -22,14 +23,17 @@ const env = (name: string, fallback?: string): string => {
   return value;
 };
 
+/** One JSON logger for start-up and for fastify, so a failing start is never silent. */
+const log: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component: 'supersonic-webhook' } });
+
 async function main(): Promise<void> {
+  log.info('starting');
   const config = loadConfig(env('CONFIG_DIR', '/etc/supersonic/webhook'), env('SCHEMA_FILE', 'chart/supersonic/values.schema.json'));
   const namespace = env('POD_NAMESPACE');
   const kubeConfig = loadKubeConfig();
   const metrics = createWebhookMetrics();
-  const logger = { level: env('LOG_LEVEL', 'info') };
 
-  const inventory = new NodeInventory();
+  const inventory = new NodeInventory({ onError: (err) => log.warn({ err }, 'node watch: retrying') });
   const inventoryStarted = inventory.start(kubeConfig);
   let shuttingDown = false;
 
@@ -39,9 +43,10 @@ async function main(): Promise<void> {
 
   const app = buildApp({
     https: first,
-    logger,
+    logger: log,
     metrics,
     ready: () => !shuttingDown && inventory.ready(),
+    draining: () => shuttingDown,
     deps: {
       config,
       ownNamespace: namespace,
@@ -86,6 +91,7 @@ async function firstCertificate(
     const watcher = watchCertificateFiles({
       certFile: join(dir, 'tls.crt'),
       keyFile: join(dir, 'tls.key'),
+      onError: (err) => log.warn({ err }, `cannot read the certificate in ${dir}; keeping the one in use`),
       onChange: (pair) => {
         const isFirst = !current;
         current = pair;
@@ -107,6 +113,7 @@ async function firstCertificate(
     certValidityDays: tls.certValidityDays,
     renewBeforeDays: tls.renewBeforeDays,
     onCertificate: (bundle) => onChange(bundle),
+    log,
   });
   stopTls = () => selfManaged.stop();
   return selfManaged.start();
@@ -114,7 +121,7 @@ async function firstCertificate(
 
 main().catch((err) => {
   // A bad configuration stops start-up with a clear message, not a stack trace.
-  if (err instanceof ConfigError) console.error(`supersonic-webhook: ${err.message}`);
-  else console.error('supersonic-webhook: failed to start:', err);
+  if (err instanceof ConfigError) log.fatal(err.message);
+  else log.fatal({ err }, 'failed to start');
   process.exit(1);
 });

@@ -60,7 +60,11 @@ export async function validateEnvoyBootstrap(config: unknown): Promise<EnvoyProb
 class ConfigWalker {
   readonly problems: EnvoyProblem[] = [];
 
-  constructor(private readonly root: protobuf.Root) {}
+  private readonly root: protobuf.Root;
+
+  constructor(root: protobuf.Root) {
+    this.root = root;
+  }
 
   /** Validates `value` as `type`; returns the normalized leaf for wrappers and durations (for PGV ranges). */
   message(type: protobuf.Type, value: unknown, path: string): unknown {

@@ -5,7 +5,7 @@
  * mutation and the status annotation.
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { INJECT_LABEL, MIRROR_ANNOTATION, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
+import { ANNOTATIONS, INJECT_LABEL, MIRROR_ANNOTATION, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
 import type { WebhookConfig } from '../config.ts';
 import type { DescribedNode } from '../gpu/node-gpus.ts';
 import { injectAuthSidecar } from '../mutations/auth-sidecar.ts';
@@ -36,6 +36,8 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   const namespace = request.namespace ?? original.metadata?.namespace ?? '';
   const asks = podAsks(original, deps.config, namespace);
   if (Object.keys(asks).length === 0) return { kind: 'skipped', reason: 'not-requested' };
+  const malformed = shapeProblem(original);
+  if (malformed) return { kind: 'denied', message: `malformed pod: ${malformed}` };
 
   // managedFields can be large and are never ours to change: leave them out of the diff.
   const { managedFields: _, ...metadata } = original.metadata ?? {};
@@ -69,16 +71,53 @@ function skipReason(request: AdmissionRequest, deps: PodMutationDeps): string | 
   return undefined;
 }
 
-/** Our annotations on the pod, over the namespace's defaults, without the prefix. */
+/** The GPU annotations exclude each other: a pod's choice replaces the namespace's default as a whole. */
+const GPU_KEYS: string[] = [ANNOTATIONS.gpu, ANNOTATIONS.gpuProfile, ANNOTATIONS.gpuMemory, ANNOTATIONS.gpuMps];
+
+/**
+ * Our annotations on the pod, over the namespace's defaults, without the prefix. A pod turns a
+ * default off with `gpu: none` or `cvmfs-repositories: none` (and `auth: disabled`).
+ */
 function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: string): Record<string, string> {
+  const own: Record<string, string> = {};
+  for (const [key, value] of Object.entries(pod.metadata?.annotations ?? {})) {
+    if (key.startsWith(PREFIX) && key !== STATUS_ANNOTATION && typeof value === 'string') own[key.slice(PREFIX.length)] = value;
+  }
+  const podChoosesGpu = GPU_KEYS.some((key) => key in own);
   const asks: Record<string, string> = {};
   for (const [key, value] of Object.entries(config.values.injection.namespaceDefaults?.[namespace] ?? {})) {
-    if (typeof value === 'string') asks[key] = value;
+    if (typeof value === 'string' && !(podChoosesGpu && GPU_KEYS.includes(key))) asks[key] = value;
   }
-  for (const [key, value] of Object.entries(pod.metadata?.annotations ?? {})) {
-    if (key.startsWith(PREFIX) && key !== STATUS_ANNOTATION && typeof value === 'string') asks[key.slice(PREFIX.length)] = value;
-  }
+  Object.assign(asks, own);
+  if (asks[ANNOTATIONS.gpu] === 'none') for (const key of [...GPU_KEYS, ANNOTATIONS.gpuContainer]) delete asks[key];
+  if (asks[ANNOTATIONS.cvmfsRepositories] === 'none') delete asks[ANNOTATIONS.cvmfsRepositories];
+  if (asks[ANNOTATIONS.auth] === 'disabled') delete asks[ANNOTATIONS.auth];
   return asks;
+}
+
+/**
+ * The parts of a pod the mutations change must have the types the API defines; the API server
+ * would refuse such a pod anyway, and the mutations can then rely on them.
+ */
+function shapeProblem(pod: Record<string, any>): string | undefined {
+  const isMap = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const spec = pod.spec;
+  if (!Array.isArray(spec.containers)) return 'spec.containers is not a list';
+  for (const field of ['volumes', 'initContainers'] as const) {
+    if (spec[field] !== undefined && !Array.isArray(spec[field])) return `spec.${field} is not a list`;
+  }
+  if (spec.affinity !== undefined && !isMap(spec.affinity)) return 'spec.affinity is not an object';
+  if (pod.metadata?.annotations !== undefined && !isMap(pod.metadata.annotations)) return 'metadata.annotations is not an object';
+  for (const [i, container] of spec.containers.entries()) {
+    if (!isMap(container)) return `spec.containers[${i}] is not an object`;
+    if (container.volumeMounts !== undefined && !Array.isArray(container.volumeMounts)) return `spec.containers[${i}].volumeMounts is not a list`;
+    if (container.resources !== undefined && !isMap(container.resources)) return `spec.containers[${i}].resources is not an object`;
+    for (const kind of ['limits', 'requests']) {
+      const value = container.resources?.[kind];
+      if (value !== undefined && !isMap(value)) return `spec.containers[${i}].resources.${kind} is not an object`;
+    }
+  }
+  return undefined;
 }
 
 /** The status annotation lists everything ever injected, so repeated passes converge. */

@@ -22,6 +22,8 @@ export function injectAuthSidecar(pod: Record<string, any>, ctx: MutationContext
   pod.spec.initContainers ??= [];
   // Per-item check: one sidecar, whoever added it.
   if (pod.spec.initContainers.some((c: any) => c?.name === AUTH_SIDECAR)) return { injected: true, warnings: [] };
+  const clash = portClash(pod, settings.listenPort);
+  if (clash) return { ...nothing, denied: clash };
   pod.spec.initContainers.push({
     name: AUTH_SIDECAR,
     image: settings.image,
@@ -41,4 +43,17 @@ export function injectAuthSidecar(pod: Record<string, any>, ctx: MutationContext
     },
   });
   return { injected: true, warnings: [`auth sidecar: requests to port ${settings.listenPort} need a token from ${settings.issuer}`] };
+}
+
+/** The sidecar shares the pod's network: its port (and port name) must be free. */
+function portClash(pod: Record<string, any>, port: number): string | undefined {
+  const containers = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
+  for (const container of containers) {
+    for (const declared of Array.isArray(container?.ports) ? container.ports : []) {
+      if (declared?.containerPort === port || declared?.name === 'auth') {
+        return `the auth sidecar listens on port ${port} (name "auth"), which container ${container.name} already declares; change webhook.injection.auth.listenPort or the container's port`;
+      }
+    }
+  }
+  return undefined;
 }

@@ -28,7 +28,10 @@ export class LeaseLock {
   private lastRenewAt = -Infinity; // monotonic time the last successful renewal was sent
   private observed?: { resourceVersion: string; at: number };
 
-  constructor(private readonly options: LeaseLockOptions) {
+  private readonly options: LeaseLockOptions;
+
+  constructor(options: LeaseLockOptions) {
+    this.options = options;
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
   }
 

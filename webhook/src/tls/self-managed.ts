@@ -104,7 +104,12 @@ export class SelfManagedTls {
     reject(err: Error): void;
   };
 
-  constructor(private readonly options: SelfManagedTlsOptions) {
+  private readonly options: SelfManagedTlsOptions;
+
+  // Fields are assigned here rather than as parameter properties: Node's type stripping, which
+  // runs this file in the image, accepts only erasable TypeScript.
+  constructor(options: SelfManagedTlsOptions) {
+    this.options = options;
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
     this.log = options.log ?? silent;

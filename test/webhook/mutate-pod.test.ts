@@ -1,0 +1,74 @@
+/** mutatePod's decisions that the fixtures do not each show: defaults, opt-outs, clashes, bad shapes. */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
+import { describeNode } from '../../webhook/src/gpu/node-gpus.ts';
+import { FIXTURES, NODES, testConfig } from '../helpers/webhook.ts';
+
+const decisions = suite('webhook: mutatePod decisions');
+const P = 'supersonic.fastmachinelearning.org/';
+const nodes = NODES.map(describeNode);
+
+function deps(namespaceDefaults: Record<string, Record<string, string>> = {}): PodMutationDeps {
+  const config = testConfig();
+  config.values.injection.namespaceDefaults = namespaceDefaults;
+  return { config, ownNamespace: 'supersonic-system', gpuNodes: () => nodes, claimExists: async () => true };
+}
+
+/** The not-requested fixture (a plain Triton pod in namespace cms), with these annotations. */
+function request(annotations: Record<string, string> = {}, change?: (pod: Record<string, any>) => void) {
+  const review = JSON.parse(readFileSync(join(FIXTURES, 'create-not-requested', 'review.json'), 'utf8'));
+  review.request.object.metadata.annotations = annotations;
+  change?.(review.request.object);
+  return review.request;
+}
+
+const gpuOf = (outcome: Awaited<ReturnType<typeof mutatePod>>) =>
+  outcome.kind === 'mutated' ? outcome.patch.filter((op) => op.path.includes('nvidia.com')).map((op) => op.path) : [];
+
+decisions('a namespace default applies to pods that ask for nothing of their own', async () => {
+  const outcome = await mutatePod(request(), deps({ cms: { 'gpu-profile': '1g.10gb' } }));
+  assert.is(outcome.kind, 'mutated');
+  assert.ok(gpuOf(outcome).some((path) => path.endsWith('mig-1g.10gb')));
+});
+
+decisions("a pod's own GPU annotation replaces the namespace's GPU default as a whole", async () => {
+  const outcome = await mutatePod(request({ [`${P}gpu`]: '1' }), deps({ cms: { 'gpu-profile': '1g.10gb' } }));
+  assert.is(outcome.kind, 'mutated');
+  assert.equal(gpuOf(outcome), ['/spec/containers/0/resources/requests/nvidia.com~1gpu', '/spec/containers/0/resources/limits/nvidia.com~1gpu']);
+});
+
+decisions('gpu: none and cvmfs-repositories: none turn defaults off', async () => {
+  const outcome = await mutatePod(request({ [`${P}gpu`]: 'none', [`${P}cvmfs-repositories`]: 'none' }), deps({ cms: { 'gpu-profile': '1g.10gb', 'cvmfs-repositories': 'cms.cern.ch' } }));
+  assert.equal(outcome, { kind: 'skipped', reason: 'not-requested' });
+});
+
+decisions('the auth sidecar is refused when its port is taken, naming the container', async () => {
+  const outcome = await mutatePod(
+    request({ [`${P}auth`]: 'enabled' }, (pod) => pod.spec.containers[0].ports.push({ name: 'https', containerPort: 8443 })),
+    deps(),
+  );
+  assert.is(outcome.kind, 'denied');
+  assert.match((outcome as { message: string }).message, /listens on port 8443 .* container triton-server already declares/);
+});
+
+decisions('a malformed pod is refused with the field named, not a crash', async () => {
+  const outcome = await mutatePod(request({ [`${P}cvmfs-repositories`]: 'cms.cern.ch' }, (pod) => (pod.spec.volumes = 'none')), deps());
+  assert.equal(outcome, { kind: 'denied', message: 'malformed pod: spec.volumes is not a list' });
+});
+
+decisions('own namespace, kube-system and UPDATE are skipped with their reason', async () => {
+  const own = request({ [`${P}gpu`]: '1' });
+  own.namespace = 'supersonic-system';
+  assert.equal(await mutatePod(own, deps()), { kind: 'skipped', reason: 'system-namespace' });
+  const system = request({ [`${P}gpu`]: '1' });
+  system.namespace = 'kube-system';
+  assert.equal(await mutatePod(system, deps()), { kind: 'skipped', reason: 'system-namespace' });
+  const update = request({ [`${P}gpu`]: '1' });
+  update.operation = 'UPDATE';
+  assert.equal(await mutatePod(update, deps()), { kind: 'skipped', reason: 'operation' });
+});
+
+decisions.run();
