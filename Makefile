@@ -17,7 +17,7 @@ DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
 DEMO_RELEASE ?= supersonic
 DEMO_NAMESPACE ?= cms
 
-.PHONY: help setup tools generate verify typecheck unit test demo clean
+.PHONY: help setup tools generate verify typecheck unit test bench demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ unit: setup ## Run the uvu test suites only
 	npm test --silent
 
 test: setup typecheck verify unit ## Everything CI runs: type-check, generated files in sync, all tests
+
+bench: setup ## Benchmarks: webhook throughput and latency against a baseline in the same run
+	npx tsx test/bench/webhook.bench.ts
 
 demo: setup generate ## Generate the chart, lint it, and render it for a real values file
 	@echo "== helm lint --strict (Helm 4, then Helm 3)"

@@ -3,7 +3,7 @@
  * on 127.0.0.1 themselves; server.ts wires it to TLS, Kubernetes and signals).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { allow, deny } from './admission/review.ts';
+import { allow, deny, parseReview } from './admission/review.ts';
 import type { PodMutationDeps } from './admission/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -24,8 +24,9 @@ export interface AppOptions {
   /** A pino logger (the server's), or fastify's logger options; none by default. */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   /**
-   * For `make bench` only: POST /baseline answers a canned review with no work, so the
-   * benchmark can compare /mutate with the cost of HTTPS and fastify alone, in the same server.
+   * For `make bench` only: POST /baseline does what any webhook must (reads the review, answers
+   * a canned "allowed" echoing its uid) and nothing else, so the benchmark can compare /mutate
+   * with the cost of HTTPS, fastify and JSON alone, in the same server.
    */
   benchmarkBaseline?: boolean;
 }
@@ -66,8 +67,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerHealthRoutes(app, options.ready);
   registerMetricsRoute(app, options.metrics.registry);
   if (options.benchmarkBaseline) {
-    const canned = allow('00000000-0000-0000-0000-000000000000');
-    app.post('/baseline', async () => canned);
+    app.post('/baseline', async (request) => {
+      const parsed = parseReview(request.body);
+      return allow(parsed.ok ? parsed.request.uid : '');
+    });
   }
   return app;
 }

@@ -39,11 +39,10 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   const malformed = shapeProblem(original);
   if (malformed) return { kind: 'denied', message: `malformed pod: ${malformed}` };
 
-  // managedFields can be large and are never ours to change: leave them out of the diff.
-  const { managedFields: _, ...metadata } = original.metadata ?? {};
-  const before: Record<string, any> = { ...original, metadata };
-  const pod: Record<string, any> = structuredClone(before);
-  pod.spec ??= {};
+  // Only the parts mutations may change are copied and compared (the copy and the diff are most
+  // of the work); everything else, managedFields included, is never ours to change.
+  const before = mutableParts(original);
+  const pod = writableCopy(before);
   const ctx: MutationContext = { namespace, asks, config: deps.config };
 
   const results: [string, MutationResult][] = [
@@ -57,6 +56,43 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   const injected = results.filter(([, r]) => r.injected).map(([name]) => name);
   markInjected(pod, injected);
   return { kind: 'mutated', patch: fastJsonPatch.compare(before, pod), warnings: results.flatMap(([, r]) => r.warnings), injected };
+}
+
+/**
+ * The subtrees the mutations write, at their real paths, so a diff of two of these is a patch
+ * for the whole pod: annotations, containers, init containers, volumes and affinity.
+ */
+function mutableParts(pod: Record<string, any>): Record<string, any> {
+  const spec: Record<string, unknown> = { containers: pod.spec.containers };
+  for (const field of ['initContainers', 'volumes', 'affinity']) {
+    if (pod.spec[field] !== undefined) spec[field] = pod.spec[field];
+  }
+  const metadata: Record<string, unknown> = {};
+  if (pod.metadata?.annotations !== undefined) metadata.annotations = pod.metadata.annotations;
+  return { metadata, spec };
+}
+
+/**
+ * A copy of `mutableParts` deep enough for what the mutations do (they push to these arrays,
+ * replace resources maps, set annotations, extend affinity terms) and no deeper: copying whole
+ * containers would double the work per pod.
+ */
+function writableCopy(parts: Record<string, any>): Record<string, any> {
+  const { metadata, spec } = parts;
+  const copy: Record<string, any> = {
+    metadata: metadata.annotations ? { annotations: { ...metadata.annotations } } : {},
+    spec: {
+      containers: spec.containers.map((container: Record<string, any>) => ({
+        ...container,
+        ...(container.volumeMounts ? { volumeMounts: [...container.volumeMounts] } : {}),
+        ...(container.resources ? { resources: { ...container.resources } } : {}),
+      })),
+    },
+  };
+  if (spec.initContainers) copy.spec.initContainers = [...spec.initContainers];
+  if (spec.volumes) copy.spec.volumes = [...spec.volumes];
+  if (spec.affinity) copy.spec.affinity = JSON.parse(JSON.stringify(spec.affinity));
+  return copy;
 }
 
 function skipReason(request: AdmissionRequest, deps: PodMutationDeps): string | undefined {

@@ -1,0 +1,381 @@
+/**
+ * `make bench`: the webhook's throughput and latency over real HTTPS, against a baseline in the
+ * same server and the same run, plus the cost of the mutation itself and the process's memory.
+ * Exits 1 when a figure misses its target. docs/benchmarks.md says what is measured and why.
+ *
+ * Two processes, so the load generator does not share the server's event loop: this one serves
+ * the webhook (and later times mutatePod in-process), and a child forked from this same file
+ * with LOAD_GENERATOR_FLAG runs autocannon on command over IPC.
+ *
+ * autocannon always connects with rejectUnauthorized: false, so the load phases do TLS but do
+ * not check the certificate; the smoke check before them does, with the CA made here.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import fastJsonPatch from 'fast-json-patch';
+import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
+import type { AdmissionRequest } from '../../webhook/src/admission/review.ts';
+import { buildApp } from '../../webhook/src/app.ts';
+import { describeNode } from '../../webhook/src/gpu/node-gpus.ts';
+import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
+import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
+import { FIXTURES, NODES, testConfig } from '../helpers/webhook.ts';
+
+const LOAD_GENERATOR_FLAG = '--load-generator';
+
+// Load: the same body for both routes, alternating rounds so machine noise hits both alike.
+const CONNECTIONS = 16;
+const WARMUP_SECONDS = 4;
+const PHASE_SECONDS = 3;
+const ROUNDS = 3;
+/** Then one connection per route, for the latency a lone admission request sees (no target). */
+const SINGLE_SECONDS = 2;
+/**
+ * The latency target is taken at 4 connections: 16 always-busy connections on a 2-core machine
+ * shared with the load generator measure throughput (mean latency = connections / rate), and
+ * the API server sends one replica far fewer concurrent calls than that.
+ */
+const LATENCY_CONNECTIONS = 4;
+/** The child parses one /mutate answer in this many during load (cheap, and the same every round). */
+const CHECK_EVERY = 50;
+
+// In-process mutation work.
+const WARMUP_CALLS = 2_000;
+const TIMED_CALLS = 20_000;
+
+const TARGETS = {
+  ratio: 0.8, // mutate requests/s over baseline requests/s, at least
+  p99Ms: 5, // /mutate p99 at LATENCY_CONNECTIONS, below
+  mutateMedianUs: 50, // mutatePod median per pod, below
+  rssMb: 150, // resident memory at the end, below
+};
+
+const CASE_DIR = join(FIXTURES, 'create-several-containers');
+const REVIEW_BODY = readFileSync(join(CASE_DIR, 'review.json'), 'utf8');
+const REVIEW_UID: string = JSON.parse(REVIEW_BODY).request.uid;
+const PATCHED_POD = JSON.parse(readFileSync(join(CASE_DIR, 'patched-pod.json'), 'utf8'));
+
+// ---- the load generator (child process) ---------------------------------------------------------
+
+interface PhaseCommand {
+  url: string;
+  path: '/baseline' | '/mutate';
+  connections: number;
+  seconds: number;
+}
+
+interface PhaseResult {
+  path: string;
+  seconds: number;
+  completed: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Each answer's time in ms, as autocannon measured it (a float, unlike its own histogram). */
+  latenciesMs: number[];
+  checked: number;
+  badAnswers: string[];
+  /** CPU time (user + system) of the load generator, then of the server, during the phase. */
+  generatorCpuMs: number;
+  serverCpuMs: number;
+}
+
+/** The little of autocannon's API used here (it ships no types). */
+interface AutocannonInstance extends PromiseLike<{ duration: number; non2xx: number; errors: number; timeouts: number }> {
+  on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void;
+}
+type Autocannon = (options: Record<string, unknown>) => AutocannonInstance;
+
+async function runLoadGenerator(): Promise<void> {
+  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  process.on('message', async (command: PhaseCommand | 'exit') => {
+    if (command === 'exit') process.exit(0);
+    const latenciesMs: number[] = [];
+    const badAnswers: string[] = [];
+    let answers = 0;
+    let checked = 0;
+    const cpuBefore = process.cpuUsage();
+    const onResponse = (status: number, body: string) => {
+      if (command.path !== '/mutate' || answers++ % CHECK_EVERY !== 0) return;
+      checked++;
+      const problem = mutateAnswerProblem(status, body);
+      if (problem && badAnswers.length < 5) badAnswers.push(problem);
+    };
+    const instance = autocannon({
+      url: command.url + command.path,
+      servername: 'localhost',
+      connections: command.connections,
+      duration: command.seconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      requests: [{ body: REVIEW_BODY, onResponse }],
+    });
+    instance.on('response', (_client, _status, _bytes, ms) => latenciesMs.push(ms));
+    const result = await instance;
+    const phase: PhaseResult = {
+      path: command.path,
+      seconds: result.duration,
+      completed: latenciesMs.length,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      latenciesMs,
+      checked,
+      badAnswers,
+      generatorCpuMs: cpuMs(process.cpuUsage(cpuBefore)),
+      serverCpuMs: NaN, // filled in by the server's side
+    };
+    process.send!(phase);
+  });
+  process.send!('ready');
+}
+
+/** Why a /mutate answer is not "allowed, with a JSON Patch, for our uid"; undefined when it is. */
+function mutateAnswerProblem(status: number, body: string): string | undefined {
+  if (status !== 200) return `HTTP ${status}`;
+  try {
+    const { response } = JSON.parse(body);
+    if (response?.uid !== REVIEW_UID) return `uid ${response?.uid}`;
+    if (response.allowed !== true) return `not allowed: ${JSON.stringify(response.status)}`;
+    if (response.patchType !== 'JSONPatch' || !response.patch) return 'no JSON Patch';
+    const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString());
+    if (!Array.isArray(patch) || patch.length === 0) return 'empty patch';
+  } catch (err) {
+    return `unreadable answer: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+// ---- the server and the measurements (this process) ---------------------------------------------
+
+async function main(): Promise<number> {
+  const rssAtStartMb = process.memoryUsage().rss / 2 ** 20;
+  const ca = await createCertificateAuthority({ commonName: 'supersonic-bench-ca' });
+  const serving = await createServingCertificate(ca, { dnsNames: ['localhost'], validityMs: DAY_MS });
+
+  const config = testConfig();
+  const nodes = NODES.map(describeNode);
+  const deps: PodMutationDeps = {
+    config,
+    ownNamespace: 'supersonic-system',
+    gpuNodes: () => nodes,
+    claimExists: async (namespace, name) => namespace === 'cms' && name === config.values.injection.cvmfs.claimName,
+  };
+  const app = buildApp({ deps, metrics: createWebhookMetrics(), ready: () => true, https: serving, logger: false, benchmarkBaseline: true });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const url = `https://127.0.0.1:${port}`;
+
+  const checks: Check[] = [];
+  try {
+    checks.push(await smokeCheck(port, ca.cert));
+    const generator = await startLoadGenerator();
+    try {
+      checks.push(...(await measureLoad(generator, url)));
+    } finally {
+      generator.send('exit');
+    }
+  } finally {
+    await app.close();
+  }
+  checks.push(...(await measureMutatePod(deps)));
+
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  checks.push({ figure: 'RSS at the end', value: `${rssMb.toFixed(1)} MB`, target: `< ${TARGETS.rssMb} MB`, pass: rssMb < TARGETS.rssMb });
+  checks.push({ figure: 'RSS at the start (modules loaded, no work yet)', value: `${rssAtStartMb.toFixed(1)} MB` });
+  checks.push({ figure: 'peak RSS (maxRSS)', value: `${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB` });
+
+  printReport(checks);
+  return checks.every((check) => check.pass !== false) ? 0 : 1;
+}
+
+interface Check {
+  figure: string;
+  value: string;
+  /** Figures without a target are shown for context only. */
+  target?: string;
+  pass?: boolean;
+}
+
+/** One request with the certificate verified against our CA for "localhost", and the answer's patch checked against the golden pod. */
+async function smokeCheck(port: number, caPem: string): Promise<Check> {
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = httpsRequest(
+      { host: '127.0.0.1', servername: 'localhost', port, path: '/mutate', method: 'POST', ca: caPem, headers: { 'content-type': 'application/json' } },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
+    request.on('error', reject).end(REVIEW_BODY);
+  });
+  let problem = mutateAnswerProblem(status, body);
+  if (!problem) {
+    const patch = JSON.parse(Buffer.from(JSON.parse(body).response.patch, 'base64').toString());
+    const request = JSON.parse(REVIEW_BODY).request as AdmissionRequest;
+    const patched = fastJsonPatch.applyPatch(structuredClone(request.object), patch, true, false).newDocument;
+    if (!isDeepStrictEqual(patched, PATCHED_POD)) problem = 'the patch does not give patched-pod.json';
+  }
+  return { figure: 'TLS-verified /mutate gives the golden pod', value: problem ?? 'yes', target: 'yes', pass: !problem };
+}
+
+function startLoadGenerator(): Promise<ChildProcess> {
+  // fork() passes on this process's execArgv, so the child gets tsx's loader too.
+  const child = fork(fileURLToPath(import.meta.url), [LOAD_GENERATOR_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the load generator exited early (code ${code})`)));
+    child.once('message', () => resolve(child));
+  });
+}
+
+function runPhase(generator: ChildProcess, command: PhaseCommand): Promise<PhaseResult> {
+  const cpuBefore = process.cpuUsage();
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`the load generator died during ${command.path} (code ${code})`));
+    generator.once('exit', onExit);
+    generator.once('message', (result) => {
+      generator.off('exit', onExit);
+      resolve({ ...(result as PhaseResult), serverCpuMs: cpuMs(process.cpuUsage(cpuBefore)) });
+    });
+    generator.send(command);
+  });
+}
+
+async function measureLoad(generator: ChildProcess, url: string): Promise<Check[]> {
+  const phase = (path: PhaseCommand['path'], seconds: number, connections = CONNECTIONS) => runPhase(generator, { url, path, connections, seconds });
+  log(`warm-up: ${WARMUP_SECONDS} s on each route`);
+  const warmUp = [await phase('/baseline', WARMUP_SECONDS), await phase('/mutate', WARMUP_SECONDS)];
+
+  const baseline: PhaseResult[] = [];
+  const mutate: PhaseResult[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    baseline.push(await phase('/baseline', PHASE_SECONDS));
+    mutate.push(await phase('/mutate', PHASE_SECONDS));
+    const [b, m] = [baseline.at(-1)!, mutate.at(-1)!];
+    log(`round ${round}/${ROUNDS}: baseline ${perSecond(b).toFixed(0)} req/s, mutate ${perSecond(m).toFixed(0)} req/s`);
+  }
+  log(`one connection: ${SINGLE_SECONDS} s on each route`);
+  const singleBaseline = await phase('/baseline', SINGLE_SECONDS, 1);
+  const singleMutate = await phase('/mutate', SINGLE_SECONDS, 1);
+  log(`latency: ${PHASE_SECONDS} s of /mutate at ${LATENCY_CONNECTIONS} connections`);
+  const moderate = await phase('/mutate', PHASE_SECONDS, LATENCY_CONNECTIONS);
+
+  const baselineRate = perSecond(...baseline);
+  const mutateRate = perSecond(...mutate);
+  const ratio = mutateRate / baselineRate;
+  const latencies = sortedLatencies(mutate);
+  const baselineLatencies = sortedLatencies(baseline);
+  const moderateLatencies = sortedLatencies([moderate]);
+  const p99 = percentile(moderateLatencies, 0.99);
+  const single = sortedLatencies([singleMutate]);
+  const singleBase = sortedLatencies([singleBaseline]);
+  const failures = [...warmUp, ...baseline, ...mutate, singleBaseline, singleMutate, moderate].reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
+  const checked = mutate.reduce((sum, m) => sum + m.checked, 0);
+  const badAnswers = mutate.flatMap((m) => m.badAnswers);
+  const load = `${CONNECTIONS} connections, ${ROUNDS} × ${PHASE_SECONDS} s per route`;
+
+  return [
+    { figure: `baseline requests/s (${load})`, value: baselineRate.toFixed(0) },
+    { figure: `mutate requests/s (${load})`, value: mutateRate.toFixed(0) },
+    { figure: 'mutate / baseline requests/s', value: ratio.toFixed(3), target: `≥ ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio },
+    { figure: 'baseline latency p50 / p99', value: `${fmtMs(percentile(baselineLatencies, 0.5))} / ${fmtMs(percentile(baselineLatencies, 0.99))}` },
+    { figure: `/mutate latency p50 / p99 (${CONNECTIONS} connections)`, value: `${fmtMs(percentile(latencies, 0.5))} / ${fmtMs(percentile(latencies, 0.99))}` },
+    { figure: `/mutate latency p50 (${LATENCY_CONNECTIONS} connections)`, value: fmtMs(percentile(moderateLatencies, 0.5)) },
+    { figure: `/mutate latency p99 (${LATENCY_CONNECTIONS} connections)`, value: fmtMs(p99), target: `< ${TARGETS.p99Ms} ms`, pass: p99 < TARGETS.p99Ms },
+    { figure: 'server CPU per request, baseline / mutate', value: `${cpuPerRequest(baseline)} / ${cpuPerRequest(mutate)}` },
+    { figure: 'load generator CPU per request, baseline / mutate', value: `${cpuPerRequest(baseline, 'generatorCpuMs')} / ${cpuPerRequest(mutate, 'generatorCpuMs')}` },
+    { figure: '1 connection: baseline p50 / p99', value: `${fmtMs(percentile(singleBase, 0.5))} / ${fmtMs(percentile(singleBase, 0.99))}` },
+    { figure: '1 connection: /mutate p50 / p99', value: `${fmtMs(percentile(single, 0.5))} / ${fmtMs(percentile(single, 0.99))}` },
+    { figure: 'non-2xx + errors + timeouts (all phases)', value: String(failures), target: '0', pass: failures === 0 },
+    {
+      figure: `/mutate answers checked (1 in ${CHECK_EVERY})`,
+      value: badAnswers.length ? `${checked}, bad: ${badAnswers.join('; ')}` : `${checked}, all allowed with a patch`,
+      target: 'all good',
+      pass: checked > 0 && badAnswers.length === 0,
+    },
+  ];
+}
+
+/** mutatePod alone, on the fixture's request, timed call by call. */
+async function measureMutatePod(deps: PodMutationDeps): Promise<Check[]> {
+  const request = JSON.parse(REVIEW_BODY).request as AdmissionRequest;
+  const first = await mutatePod(request, deps);
+  if (first.kind !== 'mutated') throw new Error(`mutatePod did not mutate the fixture: ${JSON.stringify(first)}`);
+  log(`mutatePod: ${WARMUP_CALLS} warm-up calls, then ${TIMED_CALLS} timed`);
+  for (let i = 0; i < WARMUP_CALLS; i++) await mutatePod(request, deps);
+  const micros = new Array<number>(TIMED_CALLS);
+  for (let i = 0; i < TIMED_CALLS; i++) {
+    const started = process.hrtime.bigint();
+    await mutatePod(request, deps);
+    micros[i] = Number(process.hrtime.bigint() - started) / 1e3;
+  }
+  micros.sort((a, b) => a - b);
+  const median = percentile(micros, 0.5);
+  return [
+    { figure: 'mutatePod per pod, median', value: `${median.toFixed(1)} µs`, target: `< ${TARGETS.mutateMedianUs} µs`, pass: median < TARGETS.mutateMedianUs },
+    { figure: 'mutatePod per pod, p99', value: `${percentile(micros, 0.99).toFixed(1)} µs` },
+  ];
+}
+
+// ---- small helpers ------------------------------------------------------------------------------
+
+function perSecond(...phases: PhaseResult[]): number {
+  const completed = phases.reduce((sum, p) => sum + p.completed, 0);
+  const seconds = phases.reduce((sum, p) => sum + p.seconds, 0);
+  return completed / seconds;
+}
+
+function sortedLatencies(phases: PhaseResult[]): number[] {
+  return phases.flatMap((p) => p.latenciesMs).sort((a, b) => a - b);
+}
+
+function cpuPerRequest(phases: PhaseResult[], side: 'serverCpuMs' | 'generatorCpuMs' = 'serverCpuMs'): string {
+  const cpu = phases.reduce((sum, p) => sum + p[side], 0);
+  const completed = phases.reduce((sum, p) => sum + p.completed, 0);
+  return `${((cpu * 1e3) / completed).toFixed(0)} µs`;
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e3;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+function fmtMs(ms: number): string {
+  return `${ms.toFixed(2)} ms`;
+}
+
+function log(message: string): void {
+  console.log(`bench: ${message}`);
+}
+
+function printReport(checks: Check[]): void {
+  const cpu = cpus();
+  console.log(`\nNode ${process.version}, ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${new Date().toISOString()}`);
+  const rows = [['figure', 'value', 'target', 'result'], ...checks.map((c) => [c.figure, c.value, c.target ?? '', c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL'])];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const [index, row] of rows.entries()) {
+    console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+    if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  }
+  const failed = checks.filter((check) => check.pass === false).map((check) => check.figure);
+  console.log(failed.length ? `\nFAIL: ${failed.join('; ')}` : '\nPASS: every target met');
+}
+
+if (process.argv.includes(LOAD_GENERATOR_FLAG)) {
+  await runLoadGenerator();
+} else {
+  process.exitCode = await main();
+}
