@@ -48,7 +48,7 @@ test: setup typecheck verify unit ## Everything CI runs: type-check, generated f
 bench: setup ## Benchmarks: webhook throughput and latency against a baseline in the same run
 	npx tsx test/bench/webhook.bench.ts
 
-demo: setup generate ## Generate the chart, lint it, and render it for a real values file
+demo: setup generate ## Generate the chart, lint it, render it for a real values file, and run the webhook on a sample pod
 	@echo "== helm lint --strict (Helm 4, then Helm 3)"
 	helm lint --strict chart/supersonic -f $(DEMO_VALUES)
 	helm3 lint --strict chart/supersonic -f $(DEMO_VALUES)
@@ -56,6 +56,8 @@ demo: setup generate ## Generate the chart, lint it, and render it for a real va
 	helm template $(DEMO_RELEASE) chart/supersonic -n $(DEMO_NAMESPACE) -f $(DEMO_VALUES)
 	@echo "== NOTES (helm install --dry-run=client)"
 	helm install --dry-run=client $(DEMO_RELEASE) chart/supersonic -n $(DEMO_NAMESPACE) -f $(DEMO_VALUES) | sed -n '/^NOTES:/,$$p'
+	@echo "== webhook: the answer to a sample AdmissionReview (test/fixtures/admission/create-several-containers)"
+	npx tsx test/demo/webhook.ts
 
 clean: ## Remove installed tools and scratch output
 	rm -rf .tools .out
