@@ -18,6 +18,9 @@ export const ANNOTATIONS = {
   auth: 'auth',
 } as const;
 
+/** The GPU annotations, which exclude one another (a pod sets at most one). */
+export const GPU_REQUEST_ANNOTATIONS = [ANNOTATIONS.gpuProfile, ANNOTATIONS.gpuMemory, ANNOTATIONS.gpuMps, ANNOTATIONS.gpu] as const;
+
 /** Set by the webhook: what it injected, so a second pass (reinvocation) changes nothing. */
 export const STATUS_ANNOTATION = `${PREFIX}injected`;
 

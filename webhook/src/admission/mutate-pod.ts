@@ -5,7 +5,7 @@
  * mutation and the status annotation.
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { ANNOTATIONS, INJECT_LABEL, MIRROR_ANNOTATION, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
+import { ANNOTATIONS, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, MIRROR_ANNOTATION, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
 import type { WebhookConfig } from '../config.ts';
 import type { DescribedNode } from '../gpu/node-gpus.ts';
 import { injectAuthSidecar } from '../mutations/auth-sidecar.ts';
@@ -108,7 +108,7 @@ function skipReason(request: AdmissionRequest, deps: PodMutationDeps): string | 
 }
 
 /** The GPU annotations exclude each other: a pod's choice replaces the namespace's default as a whole. */
-const GPU_KEYS: string[] = [ANNOTATIONS.gpu, ANNOTATIONS.gpuProfile, ANNOTATIONS.gpuMemory, ANNOTATIONS.gpuMps];
+const GPU_KEYS: string[] = [...GPU_REQUEST_ANNOTATIONS];
 
 /**
  * Our annotations on the pod, over the namespace's defaults, without the prefix. A pod turns a

@@ -6,6 +6,7 @@
  */
 import { isKnownMigProfile, migProfileName, parseMigProfile } from '../shared/gpu-catalogue.ts';
 import { GPU, GPU_SHARED, LABEL_MEMORY, LABEL_MIG_STRATEGY, LABEL_PRODUCT, LABEL_SHARING, type DescribedNode, type Offer } from './node-gpus.ts';
+import { GPU_REQUEST_ANNOTATIONS, PREFIX } from '../annotations.ts';
 
 export type GpuRequest =
   | { kind: 'profile'; profile: string; count: number }
@@ -25,17 +26,15 @@ export type Resolution =
   | { ok: true; resources: Record<string, string>; nodeAffinity?: MatchExpression[]; description: string }
   | { ok: false; message: string };
 
-export const DEFAULT_PREFIX = 'supersonic.fastmachinelearning.org/';
-const ANNOTATIONS = ['gpu-profile', 'gpu-memory', 'gpu-mps', 'gpu'] as const;
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
 /** Reads the GPU annotations; none set is `{}`, a bad or ambiguous set is `{ error }`. */
 export function parseGpuAnnotations(
   annotations: Record<string, string> | undefined,
-  prefix = DEFAULT_PREFIX,
+  prefix = PREFIX,
 ): { request?: GpuRequest; error?: string } {
-  const set = ANNOTATIONS.filter((name) => typeof annotations?.[prefix + name] === 'string');
+  const set = GPU_REQUEST_ANNOTATIONS.filter((name) => typeof annotations?.[prefix + name] === 'string');
   if (set.length === 0) return {};
   if (set.length > 1) {
     return { error: `set only one GPU annotation; found ${set.map((name) => prefix + name).join(' and ')}` };
