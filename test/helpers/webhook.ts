@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildApp } from '../../webhook/src/app.ts';
+import type { PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
 import type { WebhookConfig } from '../../webhook/src/config.ts';
 import { describeNode, type NodeLike } from '../../webhook/src/gpu/node-gpus.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
@@ -23,18 +24,19 @@ export function testConfig(): WebhookConfig {
   return { values, authSidecarBootstrap: 'static_resources: {listeners: [], clusters: []}\n' };
 }
 
+/** What mutatePod needs, with the fixed cluster: the nodes of nodes.json, a CVMFS claim in namespace cms. */
+export function testDeps(config: WebhookConfig = testConfig()): PodMutationDeps {
+  const nodes = NODES.map(describeNode);
+  return {
+    config,
+    ownNamespace: 'supersonic-system',
+    gpuNodes: () => nodes,
+    claimExists: async (namespace, name) => namespace === 'cms' && name === config.values.injection.cvmfs.claimName,
+  };
+}
+
 export function buildTestApp(config: WebhookConfig = testConfig()) {
   const metrics = createWebhookMetrics();
-  const nodes = NODES.map(describeNode);
-  const app = buildApp({
-    metrics,
-    ready: () => true,
-    deps: {
-      config,
-      ownNamespace: 'supersonic-system',
-      gpuNodes: () => nodes,
-      claimExists: async (namespace, name) => namespace === 'cms' && name === config.values.injection.cvmfs.claimName,
-    },
-  });
+  const app = buildApp({ metrics, ready: () => true, deps: testDeps(config) });
   return { app, metrics };
 }

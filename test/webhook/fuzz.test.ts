@@ -7,21 +7,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { random } from '../helpers/random.ts';
 import { buildTestApp, FIXTURES } from '../helpers/webhook.ts';
 
 const fuzz = suite('webhook: fuzzing /mutate');
 const ROUNDS = 10_500;
 const seeds = readdirSync(FIXTURES).map((name) => JSON.parse(readFileSync(join(FIXTURES, name, 'review.json'), 'utf8')));
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES = [null, 0, -1, 1e308, '', 'x'.repeat(1000), true, [], {}, [null], { '': '' }, '\u0000', NaN, '🙂', '../../etc/passwd'];
 

@@ -1,11 +1,13 @@
 /** mutatePod's decisions that the fixtures do not each show: defaults, opt-outs, clashes, bad shapes. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
 import { describeNode } from '../../webhook/src/gpu/node-gpus.ts';
-import { FIXTURES, NODES, testConfig } from '../helpers/webhook.ts';
+import fastJsonPatch from 'fast-json-patch';
+import { deepFreeze } from '../../webhook/src/shared/deep-freeze.ts';
+import { FIXTURES, NODES, testConfig, testDeps } from '../helpers/webhook.ts';
 
 const decisions = suite('webhook: mutatePod decisions');
 const P = 'supersonic.fastmachinelearning.org/';
@@ -26,7 +28,7 @@ function request(annotations: Record<string, string> = {}, change?: (pod: Record
 }
 
 const gpuOf = (outcome: Awaited<ReturnType<typeof mutatePod>>) =>
-  outcome.kind === 'mutated' ? outcome.patch.filter((op) => op.path.includes('nvidia.com')).map((op) => op.path) : [];
+  outcome.kind === 'mutated' ? outcome.patch.filter((op) => op.path.includes('nvidia.com')).map((op) => op.path).sort() : [];
 
 decisions('a namespace default applies to pods that ask for nothing of their own', async () => {
   const outcome = await mutatePod(request(), deps({ cms: { 'gpu-profile': '1g.10gb' } }));
@@ -37,7 +39,7 @@ decisions('a namespace default applies to pods that ask for nothing of their own
 decisions("a pod's own GPU annotation replaces the namespace's GPU default as a whole", async () => {
   const outcome = await mutatePod(request({ [`${P}gpu`]: '1' }), deps({ cms: { 'gpu-profile': '1g.10gb' } }));
   assert.is(outcome.kind, 'mutated');
-  assert.equal(gpuOf(outcome), ['/spec/containers/0/resources/requests/nvidia.com~1gpu', '/spec/containers/0/resources/limits/nvidia.com~1gpu']);
+  assert.equal(gpuOf(outcome), ['/spec/containers/0/resources/limits/nvidia.com~1gpu', '/spec/containers/0/resources/requests/nvidia.com~1gpu']);
 });
 
 decisions('gpu: none and cvmfs-repositories: none turn defaults off', async () => {
@@ -69,6 +71,21 @@ decisions('own namespace, kube-system and UPDATE are skipped with their reason',
   const update = request({ [`${P}gpu`]: '1' });
   update.operation = 'UPDATE';
   assert.equal(await mutatePod(update, deps()), { kind: 'skipped', reason: 'operation' });
+});
+
+decisions('the request is never changed: each fixture, frozen, still gives its golden pod', async () => {
+  // The patch is a diff that skips whatever the copy still shares with the request, which is
+  // sound only while mutations never write into the request's own objects; frozen, they cannot.
+  const shared = testDeps();
+  for (const name of readdirSync(FIXTURES)) {
+    const golden = join(FIXTURES, name, 'patched-pod.json');
+    if (!existsSync(golden)) continue;
+    const review = deepFreeze(JSON.parse(readFileSync(join(FIXTURES, name, 'review.json'), 'utf8')));
+    const outcome = await mutatePod(review.request, shared);
+    if (outcome.kind !== 'mutated') return assert.unreachable(`${name}: ${JSON.stringify(outcome)}`);
+    const patched = fastJsonPatch.applyPatch(structuredClone(review.request.object), outcome.patch, true, false).newDocument;
+    assert.equal(patched, JSON.parse(readFileSync(golden, 'utf8')), name);
+  }
 });
 
 decisions.run();

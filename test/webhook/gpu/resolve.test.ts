@@ -44,18 +44,18 @@ const annotations = suite('parseGpuAnnotations');
 annotations('no GPU annotation is no request; other annotations are ignored', () => {
   assert.equal(parseGpuAnnotations({}), {});
   assert.equal(parseGpuAnnotations(undefined), {});
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-container`]: 'triton', 'gpu': '2' }), {});
+  assert.equal(parseGpuAnnotations({ 'gpu-container': 'triton', 'cvmfs-repositories': 'cms.cern.ch' }), {});
 });
 
 annotations('each request kind', () => {
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-profile`]: '1g.10gb' }), { request: { kind: 'profile', profile: '1g.10gb', count: 1 } });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-profile`]: ' 1G.5GB.me ' }), { request: { kind: 'profile', profile: '1g.5gb+me', count: 1 } });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-mps`]: '1' }), { request: { kind: 'mps', count: 1 } });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu`]: '2' }), { request: { kind: 'whole', count: 2 } });
+  assert.equal(parseGpuAnnotations({ 'gpu-profile': '1g.10gb' }), { request: { kind: 'profile', profile: '1g.10gb', count: 1 } });
+  assert.equal(parseGpuAnnotations({ 'gpu-profile': ' 1G.5GB.me ' }), { request: { kind: 'profile', profile: '1g.5gb+me', count: 1 } });
+  assert.equal(parseGpuAnnotations({ 'gpu-mps': '1' }), { request: { kind: 'mps', count: 1 } });
+  assert.equal(parseGpuAnnotations({ 'gpu': '2' }), { request: { kind: 'whole', count: 2 } });
 });
 
 annotations('gpu-memory in Kubernetes and GB spellings, as bytes', () => {
-  const bytes = (value: string) => (parseGpuAnnotations({ [`${P}gpu-memory`]: value }).request as { bytes: number } | undefined)?.bytes;
+  const bytes = (value: string) => (parseGpuAnnotations({ 'gpu-memory': value }).request as { bytes: number } | undefined)?.bytes;
   assert.is(bytes('10Gi'), 10 * GiB);
   assert.is(bytes('10GiB'), 10 * GiB);
   assert.is(bytes('10240Mi'), 10 * GiB);
@@ -64,31 +64,25 @@ annotations('gpu-memory in Kubernetes and GB spellings, as bytes', () => {
   assert.is(bytes('10GB'), 10e9);
   assert.is(bytes('10gb'), 10e9);
   assert.is(bytes('500M'), 500e6);
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-memory`]: '10Gi' }).request, { kind: 'memory', bytes: 10 * GiB, count: 1 });
+  assert.equal(parseGpuAnnotations({ 'gpu-memory': '10Gi' }).request, { kind: 'memory', bytes: 10 * GiB, count: 1 });
 });
 
 annotations('bad values are errors naming the annotation', () => {
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-memory`]: '10' }), {
+  assert.equal(parseGpuAnnotations({ 'gpu-memory': '10' }), {
     error: `${P}gpu-memory: "10" is not an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)`,
   });
-  for (const value of ['0Gi', 'lots', '-1Gi', '10 Gigs', '']) assert.match(parseGpuAnnotations({ [`${P}gpu-memory`]: value }).error ?? '', `${P}gpu-memory: `, value);
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-profile`]: '3g' }), { error: `${P}gpu-profile: "3g" is not a MIG profile (write e.g. 1g.10gb or 1g.10gb+me)` });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-mps`]: '0' }), { error: `${P}gpu-mps: "0" is not a whole number of MPS shares, 1 or more` });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu`]: 'two' }), { error: `${P}gpu: "two" is not a whole number of GPUs, 1 or more` });
-  for (const value of ['1.5', '-1', '', '1e3', '99999']) assert.ok(parseGpuAnnotations({ [`${P}gpu`]: value }).error?.startsWith(`${P}gpu: `), value);
+  for (const value of ['0Gi', 'lots', '-1Gi', '10 Gigs', '']) assert.match(parseGpuAnnotations({ 'gpu-memory': value }).error ?? '', `${P}gpu-memory: `, value);
+  assert.equal(parseGpuAnnotations({ 'gpu-profile': '3g' }), { error: `${P}gpu-profile: "3g" is not a MIG profile (write e.g. 1g.10gb or 1g.10gb+me)` });
+  assert.equal(parseGpuAnnotations({ 'gpu-mps': '0' }), { error: `${P}gpu-mps: "0" is not a whole number of MPS shares, 1 or more` });
+  assert.equal(parseGpuAnnotations({ 'gpu': 'two' }), { error: `${P}gpu: "two" is not a whole number of GPUs, 1 or more` });
+  for (const value of ['1.5', '-1', '', '1e3', '99999']) assert.ok(parseGpuAnnotations({ 'gpu': value }).error?.startsWith(`${P}gpu: `), value);
 });
 
 annotations('more than one GPU annotation is an error naming them', () => {
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-profile`]: '1g.10gb', [`${P}gpu`]: '1' }), {
+  assert.equal(parseGpuAnnotations({ 'gpu-profile': '1g.10gb', 'gpu': '1' }), {
     error: `set only one GPU annotation; found ${P}gpu-profile and ${P}gpu`,
   });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu-memory`]: '10Gi', [`${P}gpu-mps`]: '1', [`${P}gpu`]: '1' }).error, `set only one GPU annotation; found ${P}gpu-memory and ${P}gpu-mps and ${P}gpu`);
-});
-
-annotations('another prefix, or none', () => {
-  assert.equal(parseGpuAnnotations({ 'example.org/gpu': '1' }, 'example.org/'), { request: { kind: 'whole', count: 1 } });
-  assert.equal(parseGpuAnnotations({ 'gpu-profile': '3g.40gb' }, ''), { request: { kind: 'profile', profile: '3g.40gb', count: 1 } });
-  assert.equal(parseGpuAnnotations({ [`${P}gpu`]: '1' }, 'example.org/'), {});
+  assert.equal(parseGpuAnnotations({ 'gpu-memory': '10Gi', 'gpu-mps': '1', 'gpu': '1' }).error, `set only one GPU annotation; found ${P}gpu-memory and ${P}gpu-mps and ${P}gpu`);
 });
 
 annotations.run();

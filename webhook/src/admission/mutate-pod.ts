@@ -4,7 +4,7 @@
  * (reinvocationPolicy: IfNeeded) yields no patch, thanks to the per-item checks in each
  * mutation and the status annotation.
  */
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import { ANNOTATIONS, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, MIRROR_ANNOTATION, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
 import type { WebhookConfig } from '../config.ts';
 import type { DescribedNode } from '../gpu/node-gpus.ts';
@@ -12,6 +12,7 @@ import { injectAuthSidecar } from '../mutations/auth-sidecar.ts';
 import { injectCvmfs, type ClaimLookup } from '../mutations/cvmfs.ts';
 import { injectGpu } from '../mutations/gpu.ts';
 import type { MutationContext, MutationResult } from '../mutations/context.ts';
+import { patchBetween } from './json-patch.ts';
 import type { AdmissionRequest } from './review.ts';
 
 export interface PodMutationDeps {
@@ -39,8 +40,9 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   const malformed = shapeProblem(original);
   if (malformed) return { kind: 'denied', message: `malformed pod: ${malformed}` };
 
-  // Only the parts mutations may change are copied and compared (the copy and the diff are most
-  // of the work); everything else, managedFields included, is never ours to change.
+  // Only the parts mutations may change are copied, and only as deep as they change them, so the
+  // diff skips every subtree still shared with the request; everything else, managedFields
+  // included, is never ours to change.
   const before = mutableParts(original);
   const pod = writableCopy(before);
   const ctx: MutationContext = { namespace, asks, config: deps.config };
@@ -55,7 +57,7 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
 
   const injected = results.filter(([, r]) => r.injected).map(([name]) => name);
   markInjected(pod, injected);
-  return { kind: 'mutated', patch: fastJsonPatch.compare(before, pod), warnings: results.flatMap(([, r]) => r.warnings), injected };
+  return { kind: 'mutated', patch: patchBetween(before, pod), warnings: results.flatMap(([, r]) => r.warnings), injected };
 }
 
 /**
@@ -116,12 +118,19 @@ const GPU_KEYS: string[] = [...GPU_REQUEST_ANNOTATIONS];
  */
 function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: string): Record<string, string> {
   const own: Record<string, string> = {};
-  for (const [key, value] of Object.entries(pod.metadata?.annotations ?? {})) {
-    if (key.startsWith(PREFIX) && key !== STATUS_ANNOTATION && typeof value === 'string') own[key.slice(PREFIX.length)] = value;
+  let podChoosesGpu = false;
+  const annotations = pod.metadata?.annotations ?? {};
+  for (const key in annotations) {
+    const value = annotations[key];
+    if (!key.startsWith(PREFIX) || key === STATUS_ANNOTATION || typeof value !== 'string') continue;
+    const ask = key.slice(PREFIX.length);
+    own[ask] = value;
+    if (GPU_KEYS.includes(ask)) podChoosesGpu = true;
   }
-  const podChoosesGpu = GPU_KEYS.some((key) => key in own);
   const asks: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config.values.injection.namespaceDefaults?.[namespace] ?? {})) {
+  const defaults = config.values.injection.namespaceDefaults?.[namespace] ?? {};
+  for (const key in defaults) {
+    const value = defaults[key];
     if (typeof value === 'string' && !(podChoosesGpu && GPU_KEYS.includes(key))) asks[key] = value;
   }
   Object.assign(asks, own);
@@ -136,7 +145,6 @@ function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: str
  * would refuse such a pod anyway, and the mutations can then rely on them.
  */
 function shapeProblem(pod: Record<string, any>): string | undefined {
-  const isMap = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
   const spec = pod.spec;
   if (!Array.isArray(spec.containers)) return 'spec.containers is not a list';
   for (const field of ['volumes', 'initContainers'] as const) {
@@ -156,10 +164,15 @@ function shapeProblem(pod: Record<string, any>): string | undefined {
   return undefined;
 }
 
+function isMap(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** The status annotation lists everything ever injected, so repeated passes converge. */
 function markInjected(pod: Record<string, any>, injected: string[]): void {
   if (injected.length === 0) return;
   const annotations = (pod.metadata.annotations ??= {});
-  const previous = String(annotations[STATUS_ANNOTATION] ?? '').split(',').filter(Boolean);
-  annotations[STATUS_ANNOTATION] = [...new Set([...previous, ...injected])].sort().join(',');
+  const previous = annotations[STATUS_ANNOTATION];
+  const all = typeof previous === 'string' && previous ? [...new Set([...previous.split(','), ...injected])] : injected;
+  annotations[STATUS_ANNOTATION] = all.filter(Boolean).sort().join(',');
 }

@@ -33,6 +33,31 @@ export interface AdmissionReviewOut {
   response: AdmissionResponse;
 }
 
+/**
+ * The answer's JSON Schema, for fastify to serialise it with fast-json-stringify: about twice as
+ * fast as JSON.stringify on a 2 KB answer, as it need not scan the base64 patch for characters to
+ * escape. It lists every field of AdmissionReviewOut (a field missing here would be dropped from
+ * answers; a test compares the two serialisations).
+ */
+export const ADMISSION_REVIEW_OUT_SCHEMA = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    response: {
+      type: 'object',
+      properties: {
+        uid: { type: 'string' },
+        allowed: { type: 'boolean' },
+        patchType: { type: 'string' },
+        patch: { type: 'string' },
+        warnings: { type: 'array', items: { type: 'string' } },
+        status: { type: 'object', properties: { code: { type: 'integer' }, message: { type: 'string' } } },
+      },
+    },
+  },
+} as const;
+
 export type Parsed = { ok: true; request: AdmissionRequest } | { ok: false; uid: string; message: string };
 
 /** Reads an AdmissionReview from a raw body (a string, or anything a parser produced). */

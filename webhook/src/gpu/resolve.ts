@@ -29,19 +29,20 @@ export type Resolution =
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
-/** Reads the GPU annotations; none set is `{}`, a bad or ambiguous set is `{ error }`. */
-export function parseGpuAnnotations(
-  annotations: Record<string, string> | undefined,
-  prefix = PREFIX,
-): { request?: GpuRequest; error?: string } {
-  const set = GPU_REQUEST_ANNOTATIONS.filter((name) => typeof annotations?.[prefix + name] === 'string');
+/**
+ * Reads a pod's GPU request from its asks (our annotations without the prefix, over the
+ * namespace defaults); none set is `{}`, a bad or ambiguous set is `{ error }`, which names
+ * the annotations in full.
+ */
+export function parseGpuAnnotations(asks: Record<string, string> | undefined): { request?: GpuRequest; error?: string } {
+  const set = GPU_REQUEST_ANNOTATIONS.filter((name) => typeof asks?.[name] === 'string');
   if (set.length === 0) return {};
   if (set.length > 1) {
-    return { error: `set only one GPU annotation; found ${set.map((name) => prefix + name).join(' and ')}` };
+    return { error: `set only one GPU annotation; found ${set.map((name) => PREFIX + name).join(' and ')}` };
   }
   const name = set[0]!;
-  const value = annotations![prefix + name]!.trim();
-  const bad = (expected: string) => ({ error: `${prefix}${name}: ${JSON.stringify(value)} is not ${expected}` });
+  const value = asks![name]!.trim();
+  const bad = (expected: string) => ({ error: `${PREFIX}${name}: ${JSON.stringify(value)} is not ${expected}` });
   switch (name) {
     case 'gpu-profile': {
       const parsed = parseMigProfile(value);

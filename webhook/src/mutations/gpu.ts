@@ -6,14 +6,13 @@
  * can satisfy is refused, saying what is available, instead of a pod Pending forever.
  */
 import { ANNOTATIONS, DEFAULT_CONTAINER_ANNOTATION, PREFIX } from '../annotations.ts';
-import { parseGpuAnnotations, resolveGpuRequest } from '../gpu/resolve.ts';
+import { resolveGpuRequestCached } from '../gpu/resolve-cached.ts';
+import { parseGpuAnnotations } from '../gpu/resolve.ts';
 import type { DescribedNode } from '../gpu/node-gpus.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';
 
 export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes: DescribedNode[]): MutationResult {
-  // The parser names the annotation in its messages, so give it the full names.
-  const annotations = Object.fromEntries(Object.entries(ctx.asks).map(([key, value]) => [PREFIX + key, value]));
-  const parsed = parseGpuAnnotations(annotations, PREFIX);
+  const parsed = parseGpuAnnotations(ctx.asks);
   if (parsed.error) return { ...nothing, denied: parsed.error };
   if (!parsed.request) return nothing;
 
@@ -24,7 +23,7 @@ export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes:
   // Per-item check: a container that already has an NVIDIA resource keeps it (ours or its author's).
   if (existing.length) return { injected: true, warnings: [`container ${container.name} already requests ${existing.join(', ')}; left as is`] };
 
-  const resolved = resolveGpuRequest(parsed.request, nodes);
+  const resolved = resolveGpuRequestCached(parsed.request, nodes);
   if (!resolved.ok) return { ...nothing, denied: resolved.message };
   container.resources ??= {};
   container.resources.limits = { ...container.resources.limits, ...resolved.resources };

@@ -3,12 +3,12 @@
  * whatever the body was: the API server reads a non-200 answer as a webhook failure.
  */
 import type { FastifyInstance } from 'fastify';
-import { allow, deny, parseReview, type AdmissionReviewOut } from '../admission/review.ts';
+import { ADMISSION_REVIEW_OUT_SCHEMA, allow, deny, parseReview, type AdmissionReviewOut } from '../admission/review.ts';
 import { mutatePod, type PodMutationDeps } from '../admission/mutate-pod.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 
 export function registerMutateRoute(app: FastifyInstance, deps: PodMutationDeps, metrics: WebhookMetrics): void {
-  app.post('/mutate', async (request) => {
+  app.post('/mutate', { schema: { response: { 200: ADMISSION_REVIEW_OUT_SCHEMA } } }, async (request) => {
     const started = process.hrtime.bigint();
     const { outcome, answer } = await review(request.body, deps, metrics, request.log);
     metrics.requests.inc({ outcome });

@@ -1,0 +1,38 @@
+/**
+ * resolveGpuRequest, remembered for as long as the cluster's GPU nodes stay the same. The
+ * inventory hands out one array until a node's GPUs change, and resolving walks every offer of
+ * every node (a refusal also sums them all up), which on a cluster of thousands of nodes would
+ * be the costliest step of every admission. Answers are frozen: pods are given them by reference.
+ */
+import { deepFreeze } from '../shared/deep-freeze.ts';
+import type { DescribedNode } from './node-gpus.ts';
+import { resolveGpuRequest, type GpuRequest, type Resolution } from './resolve.ts';
+
+/** Distinct requests per node snapshot; more (odd memory amounts, say) start the map afresh. */
+const MAX_REMEMBERED = 256;
+
+const bySnapshot = new WeakMap<readonly DescribedNode[], Map<string, Resolution>>();
+
+export function resolveGpuRequestCached(request: GpuRequest, nodes: readonly DescribedNode[]): Resolution {
+  let remembered = bySnapshot.get(nodes);
+  if (!remembered) bySnapshot.set(nodes, (remembered = new Map()));
+  const key = requestKey(request);
+  let resolution = remembered.get(key);
+  if (!resolution) {
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    resolution = deepFreeze(resolveGpuRequest(request, nodes));
+    remembered.set(key, resolution);
+  }
+  return resolution;
+}
+
+function requestKey(request: GpuRequest): string {
+  switch (request.kind) {
+    case 'profile':
+      return `profile ${request.profile} ${request.count}`;
+    case 'memory':
+      return `memory ${request.bytes} ${request.count}`;
+    default:
+      return `${request.kind} ${request.count}`;
+  }
+}
