@@ -52,7 +52,7 @@ const TARGETS = {
   ratio: 0.8, // mutate requests/s over baseline requests/s, at least
   p99Ms: 5, // /mutate p99 at LATENCY_CONNECTIONS, below
   mutateMedianUs: 50, // mutatePod median per pod, below
-  rssMb: 150, // resident memory at the end, below
+  rssMb: 150, // resident memory of the server after the load, below
 };
 
 const CASE_DIR = join(FIXTURES, 'create-several-containers');
@@ -165,23 +165,29 @@ async function main(): Promise<number> {
   const url = `https://127.0.0.1:${port}`;
 
   const checks: Check[] = [];
+  // Taken after the load, with the server still up: the in-process mutatePod loop that follows
+  // is the benchmark's own work (its 20,000 parsed requests), not the server's.
+  let rssAfterLoadMb = NaN;
   try {
     checks.push(await smokeCheck(port, ca.cert));
     const generator = await startLoadGenerator();
     try {
       checks.push(...(await measureLoad(generator, url)));
+      rssAfterLoadMb = process.memoryUsage().rss / 2 ** 20;
     } finally {
       generator.send('exit');
     }
   } finally {
     await app.close();
   }
+  const peakAfterLoadMb = process.resourceUsage().maxRSS / 1024;
   checks.push(...(await measureMutatePod(deps)));
 
-  const rssMb = process.memoryUsage().rss / 2 ** 20;
-  checks.push({ figure: 'RSS at the end', value: `${rssMb.toFixed(1)} MB`, target: `< ${TARGETS.rssMb} MB`, pass: rssMb < TARGETS.rssMb });
+  const pass = rssAfterLoadMb < TARGETS.rssMb;
+  checks.push({ figure: 'RSS after the load (server up)', value: `${rssAfterLoadMb.toFixed(1)} MB`, target: `< ${TARGETS.rssMb} MB`, pass });
   checks.push({ figure: 'RSS at the start (modules loaded, no work yet)', value: `${rssAtStartMb.toFixed(1)} MB` });
-  checks.push({ figure: 'peak RSS (maxRSS)', value: `${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB` });
+  checks.push({ figure: 'peak RSS up to the end of the load', value: `${peakAfterLoadMb.toFixed(1)} MB` });
+  checks.push({ figure: 'RSS at the end (after the mutatePod loop)', value: `${(process.memoryUsage().rss / 2 ** 20).toFixed(1)} MB` });
 
   printReport(checks);
   return checks.every((check) => check.pass !== false) ? 0 : 1;

@@ -88,6 +88,24 @@ watched('added, modified and deleted nodes arrive through the watch', async () =
   assert.equal(errors, []);
 });
 
+watched('the snapshot stays while events change nothing about GPUs, so remembered resolutions stay valid', async () => {
+  stub.put(NODES, plainL40('l40-1'));
+  await inventory.start(loadKubeConfig(stub.url));
+  await until(() => inventory.status().watching, 'the watch');
+  const snapshot = inventory.nodes();
+
+  // A status update (a condition's heartbeat) and a node without GPUs leave the GPU facts as they were.
+  stub.put(NODES, { ...plainL40('l40-1'), status: { ...plainL40('l40-1').status, conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2026-11-25T22:00:00Z' }] } });
+  stub.put(NODES, cpuOnly('cpu-1'));
+  await until(() => inventory.status().events === 2, 'both events');
+  assert.is(inventory.nodes(), snapshot);
+
+  stub.put(NODES, plainL40('l40-1', '2'));
+  await until(() => inventory.status().events === 3, 'the third event');
+  assert.is.not(inventory.nodes(), snapshot);
+  assert.equal(inventory.nodes()[0]!.offers.map((offer) => offer.count), [2]);
+});
+
 watched('re-lists and watches again when the server ends the watch, catching changes in between', async () => {
   stub.put(NODES, plainL40('l40-1'));
   await inventory.start(loadKubeConfig(stub.url));

@@ -8,6 +8,7 @@
  * missed between two watches) and watches again, after a delay that grows while things keep
  * failing. A malformed event is counted and skipped; it never stops the loop.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { describeNode, type DescribedNode, type NodeLike } from './node-gpus.ts';
 
@@ -27,6 +28,8 @@ export interface InventoryStatus {
   ready: boolean;
   watching: boolean;
   lists: number;
+  /** Watch events applied (added, modified, deleted nodes). */
+  events: number;
   errors: number;
 }
 
@@ -40,6 +43,7 @@ export class NodeInventory {
   private isWatching = false;
   private stopped = false;
   private lists = 0;
+  private events = 0;
   private errors = 0;
   /** Ends the current watch or backoff sleep; set while one is running. */
   private interrupt: (() => void) | undefined;
@@ -85,7 +89,7 @@ export class NodeInventory {
   }
 
   status(): InventoryStatus {
-    return { ready: this.isReady, watching: this.isWatching, lists: this.lists, errors: this.errors };
+    return { ready: this.isReady, watching: this.isWatching, lists: this.lists, events: this.events, errors: this.errors };
   }
 
   private async run(kubeConfig: KubeConfig, onFirstList: () => void): Promise<void> {
@@ -168,6 +172,7 @@ export class NodeInventory {
       if (type === 'DELETED') this.remove(name);
       else if (type === 'ADDED' || type === 'MODIFIED') this.upsert(object as NodeLike);
       else throw new Error(`unknown watch event type ${JSON.stringify(type)}`);
+      this.events++;
     } catch (err) {
       this.report(err);
     }
@@ -190,14 +195,16 @@ export class NodeInventory {
     const described = describeNode(node);
     if (!described.name) return;
     // Nodes without GPUs (or cordoned ones) are not kept: they cannot satisfy any request.
-    if (described.offers.length > 0) this.described.set(described.name, described);
-    else this.described.delete(described.name);
+    if (described.offers.length === 0) return this.remove(described.name);
+    // Most events are status updates that change nothing here; the snapshot then stays, and
+    // with it the GPU resolutions remembered for it (resolve-cached.ts).
+    if (isDeepStrictEqual(this.described.get(described.name), described)) return;
+    this.described.set(described.name, described);
     this.snapshot = undefined;
   }
 
   private remove(name: string): void {
-    this.described.delete(name);
-    this.snapshot = undefined;
+    if (this.described.delete(name)) this.snapshot = undefined;
   }
 
   private report(err: unknown): void {

@@ -36,10 +36,11 @@ export async function injectCvmfs(pod: Record<string, any>, ctx: MutationContext
         : { name: CVMFS_VOLUME, hostPath: { path: settings.hostPath, type: 'Directory' } },
     );
   }
+  const base = settings.mountPath.replace(/\/$/, '');
+  const mounts = repositories.map((repository) => ({ repository, mountPath: `${base}/${repository}` }));
   for (const container of appContainers(pod)) {
     container.volumeMounts ??= [];
-    for (const repository of repositories) {
-      const mountPath = `${settings.mountPath.replace(/\/$/, '')}/${repository}`;
+    for (const { repository, mountPath } of mounts) {
       // Per-item check: a container that already has this path (from us or its author) keeps it.
       if (container.volumeMounts.some((m: any) => m?.mountPath === mountPath)) continue;
       container.volumeMounts.push({ name: CVMFS_VOLUME, mountPath, subPath: repository, readOnly: true, mountPropagation: 'HostToContainer' });
