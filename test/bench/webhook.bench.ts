@@ -19,8 +19,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
+import type { FastifyInstance } from 'fastify';
 import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
-import type { AdmissionRequest } from '../../webhook/src/admission/review.ts';
+import { ADMISSION_REVIEW_OUT_SCHEMA, allow, parseReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
 import { buildApp } from '../../webhook/src/app.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
@@ -64,7 +65,7 @@ const PATCHED_POD = JSON.parse(readFileSync(join(CASE_DIR, 'patched-pod.json'), 
 
 interface PhaseCommand {
   url: string;
-  path: '/baseline' | '/mutate';
+  path: '/baseline' | '/answer-only' | '/mutate';
   connections: number;
   seconds: number;
 }
@@ -160,6 +161,7 @@ async function main(): Promise<number> {
 
   const deps = testDeps();
   const app = buildApp({ deps, metrics: createWebhookMetrics(), ready: () => true, https: serving, logger: false, benchmarkBaseline: true });
+  await registerAnswerOnlyRoute(app, deps);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   const url = `https://127.0.0.1:${port}`;
@@ -191,6 +193,20 @@ async function main(): Promise<number> {
 
   printReport(checks);
   return checks.every((check) => check.pass !== false) ? 0 : 1;
+}
+
+/**
+ * POST /answer-only: everything /mutate does except mutatePod. It parses the review and answers
+ * with the fixture's patch (made once, here), encoded and serialised anew for every request, so
+ * the rounds split /mutate's cost between the answer it sends and the mutation itself.
+ */
+async function registerAnswerOnlyRoute(app: FastifyInstance, deps: PodMutationDeps): Promise<void> {
+  const outcome = await mutatePod(JSON.parse(REVIEW_BODY).request as AdmissionRequest, deps);
+  if (outcome.kind !== 'mutated') throw new Error(`mutatePod did not mutate the fixture: ${JSON.stringify(outcome)}`);
+  app.post('/answer-only', { schema: { response: { 200: ADMISSION_REVIEW_OUT_SCHEMA } } }, async (request) => {
+    const parsed = parseReview(request.body);
+    return allow(parsed.ok ? parsed.request.uid : '', outcome.warnings, outcome.patch);
+  });
 }
 
 interface Check {
@@ -250,15 +266,17 @@ function runPhase(generator: ChildProcess, command: PhaseCommand): Promise<Phase
 async function measureLoad(generator: ChildProcess, url: string): Promise<Check[]> {
   const phase = (path: PhaseCommand['path'], seconds: number, connections = CONNECTIONS) => runPhase(generator, { url, path, connections, seconds });
   log(`warm-up: ${WARMUP_SECONDS} s on each route`);
-  const warmUp = [await phase('/baseline', WARMUP_SECONDS), await phase('/mutate', WARMUP_SECONDS)];
+  const warmUp = [await phase('/baseline', WARMUP_SECONDS), await phase('/answer-only', WARMUP_SECONDS), await phase('/mutate', WARMUP_SECONDS)];
 
   const baseline: PhaseResult[] = [];
+  const answerOnly: PhaseResult[] = [];
   const mutate: PhaseResult[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     baseline.push(await phase('/baseline', PHASE_SECONDS));
+    answerOnly.push(await phase('/answer-only', PHASE_SECONDS));
     mutate.push(await phase('/mutate', PHASE_SECONDS));
-    const [b, m] = [baseline.at(-1)!, mutate.at(-1)!];
-    log(`round ${round}/${ROUNDS}: baseline ${perSecond(b).toFixed(0)} req/s, mutate ${perSecond(m).toFixed(0)} req/s`);
+    const [b, a, m] = [baseline.at(-1)!, answerOnly.at(-1)!, mutate.at(-1)!];
+    log(`round ${round}/${ROUNDS}: baseline ${perSecond(b).toFixed(0)}, answer-only ${perSecond(a).toFixed(0)}, mutate ${perSecond(m).toFixed(0)} req/s`);
   }
   log(`one connection: ${SINGLE_SECONDS} s on each route`);
   const singleBaseline = await phase('/baseline', SINGLE_SECONDS, 1);
@@ -275,7 +293,7 @@ async function measureLoad(generator: ChildProcess, url: string): Promise<Check[
   const p99 = percentile(moderateLatencies, 0.99);
   const single = sortedLatencies([singleMutate]);
   const singleBase = sortedLatencies([singleBaseline]);
-  const failures = [...warmUp, ...baseline, ...mutate, singleBaseline, singleMutate, moderate].reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
+  const failures = [...warmUp, ...baseline, ...answerOnly, ...mutate, singleBaseline, singleMutate, moderate].reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
   const checked = mutate.reduce((sum, m) => sum + m.checked, 0);
   const badAnswers = mutate.flatMap((m) => m.badAnswers);
   const load = `${CONNECTIONS} connections, ${ROUNDS} × ${PHASE_SECONDS} s per route`;
@@ -284,12 +302,14 @@ async function measureLoad(generator: ChildProcess, url: string): Promise<Check[
     { figure: `baseline requests/s (${load})`, value: baselineRate.toFixed(0) },
     { figure: `mutate requests/s (${load})`, value: mutateRate.toFixed(0) },
     { figure: 'mutate / baseline requests/s', value: ratio.toFixed(3), target: `≥ ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio },
+    { figure: 'answer-only / baseline requests/s (the patch answer alone)', value: (perSecond(...answerOnly) / baselineRate).toFixed(3) },
+    { figure: 'mutate / answer-only requests/s (mutatePod alone)', value: (mutateRate / perSecond(...answerOnly)).toFixed(3) },
     { figure: 'baseline latency p50 / p99', value: `${fmtMs(percentile(baselineLatencies, 0.5))} / ${fmtMs(percentile(baselineLatencies, 0.99))}` },
     { figure: `/mutate latency p50 / p99 (${CONNECTIONS} connections)`, value: `${fmtMs(percentile(latencies, 0.5))} / ${fmtMs(percentile(latencies, 0.99))}` },
     { figure: `/mutate latency p50 (${LATENCY_CONNECTIONS} connections)`, value: fmtMs(percentile(moderateLatencies, 0.5)) },
     { figure: `/mutate latency p99 (${LATENCY_CONNECTIONS} connections)`, value: fmtMs(p99), target: `< ${TARGETS.p99Ms} ms`, pass: p99 < TARGETS.p99Ms },
-    { figure: 'server CPU per request, baseline / mutate', value: `${cpuPerRequest(baseline)} / ${cpuPerRequest(mutate)}` },
-    { figure: 'load generator CPU per request, baseline / mutate', value: `${cpuPerRequest(baseline, 'generatorCpuMs')} / ${cpuPerRequest(mutate, 'generatorCpuMs')}` },
+    { figure: 'server CPU per request, baseline / answer-only / mutate', value: [baseline, answerOnly, mutate].map((p) => cpuPerRequest(p)).join(' / ') },
+    { figure: 'load generator CPU per request, baseline / answer-only / mutate', value: [baseline, answerOnly, mutate].map((p) => cpuPerRequest(p, 'generatorCpuMs')).join(' / ') },
     { figure: '1 connection: baseline p50 / p99', value: `${fmtMs(percentile(singleBase, 0.5))} / ${fmtMs(percentile(singleBase, 0.99))}` },
     { figure: '1 connection: /mutate p50 / p99', value: `${fmtMs(percentile(single, 0.5))} / ${fmtMs(percentile(single, 0.99))}` },
     { figure: 'non-2xx + errors + timeouts (all phases)', value: String(failures), target: '0', pass: failures === 0 },
