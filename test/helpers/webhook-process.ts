@@ -1,0 +1,136 @@
+/**
+ * The real webhook process (webhook/src/server.ts), started as its image starts it, with TLS
+ * from files, the test configuration, and a stand-in API server holding the test nodes and a
+ * CVMFS claim in namespace cms. It runs on either runtime: Node 24 with type stripping (the
+ * image's, from `make tools`) or this Node with tsx.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
+import { REPO_ROOT } from './helm.ts';
+import { startKubeStub, type KubeStub } from './kube-stub.ts';
+import { NODES, testConfig } from './webhook.ts';
+
+export interface Runtime {
+  name: string;
+  /** The program and its arguments before the script. */
+  command: string[];
+}
+
+/** The runtime of webhook/Dockerfile's image, installed by test/tools/install-tools.sh. */
+export const NODE24 = join(REPO_ROOT, '.tools/node24/bin/node');
+
+export function imageRuntime(): Runtime {
+  if (!existsSync(NODE24)) throw new Error(`${NODE24} is missing: run make tools`);
+  return { name: 'Node 24 with type stripping, as in the image', command: [NODE24] };
+}
+
+export function runtimes(): Runtime[] {
+  return [imageRuntime(), { name: `Node ${process.versions.node} with tsx`, command: [process.execPath, '--import', 'tsx'] }];
+}
+
+export interface WebhookProcess {
+  port: number;
+  /** PEM of the CA that signed the serving certificate (for "localhost"). */
+  ca: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  stderr(): string;
+  /** Kills the process if still running, stops the stand-in API server, removes the files. */
+  close(): Promise<void>;
+}
+
+export interface WebhookProcessOptions {
+  shutdownDelayMs?: number;
+  logLevel?: string;
+}
+
+export async function startWebhookProcess(runtime: Runtime, options: WebhookProcessOptions = {}): Promise<WebhookProcess> {
+  const work = mkdtempSync(join(tmpdir(), 'webhook-process-'));
+  const ca = await createCertificateAuthority();
+  const serving = await createServingCertificate(ca, { dnsNames: ['localhost'], validityMs: DAY_MS });
+  writeFileSync(join(work, 'tls.crt'), serving.cert);
+  writeFileSync(join(work, 'tls.key'), serving.key);
+  writeFileSync(join(work, 'webhook.yaml'), stringify(testConfig().values));
+
+  const stub = await startKubeStub();
+  for (const node of NODES) stub.put('/api/v1/nodes', node);
+  stub.put('/api/v1/namespaces/cms/persistentvolumeclaims', { metadata: { name: 'cvmfs', namespace: 'cms' }, spec: { storageClassName: 'cvmfs' } });
+  writeFileSync(join(work, 'kubeconfig'), kubeconfigFor(stub));
+
+  const port = await freePort();
+  const [program, ...args] = runtime.command;
+  const child = spawn(program!, [...args, 'webhook/src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env, KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: 'supersonic-system',
+      SERVICE_NAME: 'supersonic-webhook', WEBHOOK_CONFIGURATION_NAME: 'x', TLS_SECRET_NAME: 'x', TLS_SOURCE: 'files',
+      TLS_DIR: work, CONFIG_DIR: work, SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
+      PORT: String(port), SHUTDOWN_DELAY_MS: String(options.shutdownDelayMs ?? 1500), LOG_LEVEL: options.logLevel ?? 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const close = async () => {
+    child.kill('SIGKILL');
+    await stub.close();
+    rmSync(work, { recursive: true, force: true });
+  };
+
+  const probe = new Agent({ ca: ca.cert });
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await httpsCall(probe, port, '/readyz').catch(() => ({ status: 0 }))).status !== 200) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the webhook (${runtime.name}) never became ready: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  } finally {
+    probe.destroy();
+  }
+  return { port, ca: ca.cert, child, exited, stderr: () => stderr, close };
+}
+
+/** One request to the webhook on 127.0.0.1 (name "localhost"): POST when there is a body, else GET. */
+export function httpsCall(agent: Agent, port: number, path: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', servername: 'localhost', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function kubeconfigFor(stub: KubeStub): string {
+  return stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'stub',
+    // client-node refuses plain http unless TLS checks are off; the stand-in is http on 127.0.0.1.
+    clusters: [{ name: 'stub', cluster: { server: stub.url, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'stub', user: {} }],
+    contexts: [{ name: 'stub', context: { cluster: 'stub', user: 'stub' } }],
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
