@@ -26,7 +26,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-tools: ## Install Helm 4 and Helm 3 (pinned by sha256) into .tools/
+tools: ## Install Helm 4, Helm 3 and Node 24 (pinned by sha256) into .tools/
 	bash test/tools/install-tools.sh
 
 setup: node_modules/.package-lock.json tools ## Install npm packages and tools (idempotent)
