@@ -1,8 +1,10 @@
 /**
- * The real webhook process (webhook/src/server.ts), started as its image starts it, with TLS
- * from files, the test configuration, and a stand-in API server holding the test nodes and a
- * CVMFS claim in namespace cms. It runs on either runtime: Node 24 with type stripping (the
- * image's, from `make tools`) or this Node with tsx.
+ * The real webhook process (webhook/src/server.ts), started as its image starts it, with the
+ * test configuration and a stand-in API server holding the test nodes, a CVMFS claim in
+ * namespace cms and the webhook's registration. TLS comes from files (as cert-manager mounts
+ * them) or is self-managed (the process makes its CA, keeps it in a Secret of the stand-in and
+ * writes the registration's caBundle). It runs on either runtime: Node 24 with type stripping
+ * (the image's, from `make tools`) or this Node with tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,10 +36,21 @@ export function runtimes(): Runtime[] {
   return [imageRuntime(), { name: `Node ${process.versions.node} with tsx`, command: [process.execPath, '--import', 'tsx'] }];
 }
 
+/** The names the process is started with. */
+export const NAMESPACE = 'supersonic-system';
+export const SERVICE = 'supersonic-webhook';
+export const CONFIGURATION = 'supersonic-webhook';
+export const TLS_SECRET = 'supersonic-webhook-tls';
+export const SECRETS = `/api/v1/namespaces/${NAMESPACE}/secrets`;
+export const MWCS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
+
 export interface WebhookProcess {
   port: number;
-  /** PEM of the CA that signed the serving certificate (for "localhost"). */
+  /** PEM of the CA that signed the serving certificate. */
   ca: string;
+  /** The name the serving certificate is for: "localhost" (files) or the Service's DNS name. */
+  servername: string;
+  stub: KubeStub;
   child: ChildProcess;
   exited: Promise<number | null>;
   stderr(): string;
@@ -48,19 +61,31 @@ export interface WebhookProcess {
 export interface WebhookProcessOptions {
   shutdownDelayMs?: number;
   logLevel?: string;
+  tls?: 'files' | 'self-managed';
 }
 
 export async function startWebhookProcess(runtime: Runtime, options: WebhookProcessOptions = {}): Promise<WebhookProcess> {
   const work = mkdtempSync(join(tmpdir(), 'webhook-process-'));
-  const ca = await createCertificateAuthority();
-  const serving = await createServingCertificate(ca, { dnsNames: ['localhost'], validityMs: DAY_MS });
-  writeFileSync(join(work, 'tls.crt'), serving.cert);
-  writeFileSync(join(work, 'tls.key'), serving.key);
+  const selfManaged = options.tls === 'self-managed';
+  let ca = '';
+  if (!selfManaged) {
+    const authority = await createCertificateAuthority();
+    const serving = await createServingCertificate(authority, { dnsNames: ['localhost'], validityMs: DAY_MS });
+    writeFileSync(join(work, 'tls.crt'), serving.cert);
+    writeFileSync(join(work, 'tls.key'), serving.key);
+    ca = authority.cert;
+  }
   writeFileSync(join(work, 'webhook.yaml'), stringify(testConfig().values));
 
   const stub = await startKubeStub();
   for (const node of NODES) stub.put('/api/v1/nodes', node);
   stub.put('/api/v1/namespaces/cms/persistentvolumeclaims', { metadata: { name: 'cvmfs', namespace: 'cms' }, spec: { storageClassName: 'cvmfs' } });
+  stub.put(MWCS, {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: CONFIGURATION },
+    webhooks: [{ name: 'pods.supersonic.fastmachinelearning.org', clientConfig: { service: { name: SERVICE, namespace: NAMESPACE, path: '/mutate' } } }],
+  });
   writeFileSync(join(work, 'kubeconfig'), kubeconfigFor(stub));
 
   const port = await freePort();
@@ -68,9 +93,10 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   const child = spawn(program!, [...args, 'webhook/src/server.ts'], {
     cwd: REPO_ROOT,
     env: {
-      ...process.env, KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: 'supersonic-system',
-      SERVICE_NAME: 'supersonic-webhook', WEBHOOK_CONFIGURATION_NAME: 'x', TLS_SECRET_NAME: 'x', TLS_SOURCE: 'files',
-      TLS_DIR: work, CONFIG_DIR: work, SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
+      ...process.env, KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: NAMESPACE,
+      SERVICE_NAME: SERVICE, WEBHOOK_CONFIGURATION_NAME: CONFIGURATION, TLS_SECRET_NAME: TLS_SECRET,
+      TLS_SOURCE: selfManaged ? 'self-managed' : 'files', TLS_DIR: work, CONFIG_DIR: work,
+      SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
       PORT: String(port), SHUTDOWN_DELAY_MS: String(options.shutdownDelayMs ?? 1500), LOG_LEVEL: options.logLevel ?? 'warn',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -84,27 +110,31 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
     rmSync(work, { recursive: true, force: true });
   };
 
-  const probe = new Agent({ ca: ca.cert });
+  // Readiness is probed without checking the certificate: a self-managed CA exists only once
+  // the process has made it. Callers check it with `ca`.
+  const probe = new Agent({ rejectUnauthorized: false });
   try {
     const deadline = Date.now() + 30_000;
     while ((await httpsCall(probe, port, '/readyz').catch(() => ({ status: 0 }))).status !== 200) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the webhook (${runtime.name}) never became ready: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    if (selfManaged) ca = Buffer.from(stub.get(SECRETS, TLS_SECRET)?.data?.['ca.crt'] ?? '', 'base64').toString();
   } catch (err) {
     await close();
     throw err;
   } finally {
     probe.destroy();
   }
-  return { port, ca: ca.cert, child, exited, stderr: () => stderr, close };
+  const servername = selfManaged ? `${SERVICE}.${NAMESPACE}.svc` : 'localhost';
+  return { port, ca, servername, stub, child, exited, stderr: () => stderr, close };
 }
 
-/** One request to the webhook on 127.0.0.1 (name "localhost"): POST when there is a body, else GET. */
-export function httpsCall(agent: Agent, port: number, path: string, body?: string): Promise<{ status: number; text: string }> {
+/** One request to the webhook on 127.0.0.1: POST when there is a body, else GET. */
+export function httpsCall(agent: Agent, port: number, path: string, body?: string, servername = 'localhost'): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', servername: 'localhost', agent, headers: { 'content-type': 'application/json' } },
+      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', servername, agent, headers: { 'content-type': 'application/json' } },
       (res) => {
         let text = '';
         res.on('data', (chunk) => (text += chunk));

@@ -14,7 +14,6 @@ import { NodeInventory } from './gpu/inventory.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { loadKubeConfig } from './shared/kube.ts';
 import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from './shared/tls-reload.ts';
-import { SelfManagedTls } from './tls/self-managed.ts';
 import { claimLookup } from './claim-lookup.ts';
 
 const env = (name: string, fallback?: string): string => {
@@ -103,6 +102,9 @@ async function firstCertificate(
     if (!current) throw new ConfigError(`no readable certificate in ${dir} (tls.crt, tls.key): is cert-manager's Secret mounted?`);
     return current;
   }
+  // Loaded only here: certificate generation (@peculiar/x509 and its helpers) is about a fifth of
+  // the process's memory, and with cert-manager's files it is never needed.
+  const { SelfManagedTls } = await import('./tls/self-managed.ts');
   const selfManaged = new SelfManagedTls({
     kubeConfig,
     namespace,
