@@ -28,7 +28,7 @@ import { buildApp } from '../../webhook/src/app.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { createMemoryCgroup } from '../helpers/memory-cgroup.ts';
-import { imageRuntime, startWebhookProcess } from '../helpers/webhook-process.ts';
+import { imageRuntime, startWebhookProcess, type WebhookProcess } from '../helpers/webhook-process.ts';
 import { FIXTURES, testConfig, testDeps } from '../helpers/webhook.ts';
 
 const LOAD_GENERATOR_FLAG = '--load-generator';
@@ -169,17 +169,18 @@ async function main(): Promise<number> {
   const { port } = app.server.address() as { port: number };
 
   const checks: Check[] = [];
-  const generator = await startLoadGenerator();
+  let generator: ChildProcess | undefined;
   try {
     try {
       checks.push(await smokeCheck(port, ca.cert));
+      generator = await startLoadGenerator();
       checks.push(...(await measureLoad(generator, `https://127.0.0.1:${port}`)));
     } finally {
       await app.close();
     }
     checks.push(...(await measureRealProcess(generator)));
   } finally {
-    generator.send('exit');
+    generator?.send('exit');
   }
   checks.push(...(await measureMutatePod(deps)));
 
@@ -197,10 +198,12 @@ async function main(): Promise<number> {
  */
 async function measureRealProcess(generator: ChildProcess): Promise<Check[]> {
   const limit = String(testConfig().values.resources.limits?.memory ?? '');
-  const cgroup = createMemoryCgroup(`supersonic-bench-${process.pid}`, quantityBytes(limit));
+  const limitBytes = quantityBytes(limit);
+  const cgroup = limitBytes ? createMemoryCgroup(`supersonic-bench-${process.pid}`, limitBytes) : undefined;
   const runtime = imageRuntime();
-  const webhook = await startWebhookProcess(cgroup ? { ...runtime, command: cgroup.wrap(runtime.command) } : runtime, { logLevel: 'info' });
+  let webhook: WebhookProcess | undefined;
   try {
+    webhook = await startWebhookProcess(cgroup ? { ...runtime, command: cgroup.wrap(runtime.command) } : runtime, { logLevel: 'info' });
     const url = `https://127.0.0.1:${webhook.port}`;
     const ready = processMemory(webhook.child.pid!);
     const chargedWhenReady = cgroup?.usageBytes();
@@ -223,8 +226,10 @@ async function measureRealProcess(generator: ChildProcess): Promise<Check[]> {
       },
     ];
   } finally {
-    await webhook.close();
-    await webhook.exited;
+    if (webhook) {
+      await webhook.close();
+      await webhook.exited;
+    }
     cgroup?.remove();
   }
 }
@@ -240,12 +245,12 @@ function processMemory(pid: number): Record<'VmRSS' | 'RssAnon' | 'RssFile' | 'V
   return { VmRSS: mb('VmRSS'), RssAnon: mb('RssAnon'), RssFile: mb('RssFile'), VmHWM: mb('VmHWM') };
 }
 
-/** `256Mi`, `1Gi`, `300M` → bytes: the chart's memory quantities. */
+/** `256Mi`, `1.5Gi`, `300M` → bytes: the chart's memory quantities; 0 for none or another form. */
 function quantityBytes(quantity: string): number {
-  const match = /^(\d+)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
-  if (!match) throw new Error(`cannot read the memory quantity ${JSON.stringify(quantity)}`);
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  if (!match) return 0;
   const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ''] ?? 1;
-  return Number(match[1]) * unit;
+  return Math.round(Number(match[1]) * unit);
 }
 
 /**

@@ -68,16 +68,15 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   const work = mkdtempSync(join(tmpdir(), 'webhook-process-'));
   const selfManaged = options.tls === 'self-managed';
   let ca = '';
-  if (!selfManaged) {
-    const authority = await createCertificateAuthority();
-    const serving = await createServingCertificate(authority, { dnsNames: ['localhost'], validityMs: DAY_MS });
-    writeFileSync(join(work, 'tls.crt'), serving.cert);
-    writeFileSync(join(work, 'tls.key'), serving.key);
-    ca = authority.cert;
+  let stub: KubeStub;
+  try {
+    if (!selfManaged) ca = await writeServingCertificate(work);
+    writeFileSync(join(work, 'webhook.yaml'), stringify(testConfig().values));
+    stub = await startKubeStub();
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
   }
-  writeFileSync(join(work, 'webhook.yaml'), stringify(testConfig().values));
-
-  const stub = await startKubeStub();
   for (const node of NODES) stub.put('/api/v1/nodes', node);
   stub.put('/api/v1/namespaces/cms/persistentvolumeclaims', { metadata: { name: 'cvmfs', namespace: 'cms' }, spec: { storageClassName: 'cvmfs' } });
   stub.put(MWCS, {
@@ -99,10 +98,14 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
       SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
       PORT: String(port), SHUTDOWN_DELAY_MS: String(options.shutdownDelayMs ?? 1500), LOG_LEVEL: options.logLevel ?? 'warn',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // Logs go through a pipe that is read and dropped, as a container runtime reads them.
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  child.stdout!.resume();
   child.stderr!.on('data', (chunk) => (stderr += chunk));
+  let spawnError: Error | undefined;
+  child.on('error', (err) => (spawnError = err));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const close = async () => {
     child.kill('SIGKILL');
@@ -116,7 +119,8 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   try {
     const deadline = Date.now() + 30_000;
     while ((await httpsCall(probe, port, '/readyz').catch(() => ({ status: 0 }))).status !== 200) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the webhook (${runtime.name}) never became ready: ${stderr}`);
+      const gone = spawnError?.message ?? (child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : undefined);
+      if (gone || Date.now() > deadline) throw new Error(`the webhook (${runtime.name}) never became ready: ${gone ?? 'timed out'}; ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (selfManaged) ca = Buffer.from(stub.get(SECRETS, TLS_SECRET)?.data?.['ca.crt'] ?? '', 'base64').toString();
@@ -128,6 +132,15 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   }
   const servername = selfManaged ? `${SERVICE}.${NAMESPACE}.svc` : 'localhost';
   return { port, ca, servername, stub, child, exited, stderr: () => stderr, close };
+}
+
+/** A serving certificate for "localhost", as cert-manager would mount it; returns its CA. */
+async function writeServingCertificate(dir: string): Promise<string> {
+  const authority = await createCertificateAuthority();
+  const serving = await createServingCertificate(authority, { dnsNames: ['localhost'], validityMs: DAY_MS });
+  writeFileSync(join(dir, 'tls.crt'), serving.cert);
+  writeFileSync(join(dir, 'tls.key'), serving.key);
+  return authority.cert;
 }
 
 /** One request to the webhook on 127.0.0.1: POST when there is a body, else GET. */

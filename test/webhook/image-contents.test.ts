@@ -8,15 +8,19 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { builtinModules } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { REPO_ROOT } from '../helpers/helm.ts';
 
 const image = suite('webhook image contents');
 const DOCKERFILE = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
 const PACKAGE = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
 
-/** Folders and files the Dockerfile copies from the repository (`COPY <path> ./<path>`). */
-const copied = [...DOCKERFILE.matchAll(/^COPY (?!--from)(\S+) \.\/\S*$/gm)].map((match) => match[1]!.replace(/\/$/, ''));
+/** The Dockerfile's copies from the repository: where each comes from and lands under /app. */
+const copies = [...DOCKERFILE.matchAll(/^COPY (?!--from)(\S+) (\S+)$/gm)].map((match) => {
+  const [source, target] = [match[1]!.replace(/\/$/, ''), match[2]!];
+  return { source, landsAt: target.endsWith('/') ? `${target}${basename(source)}` : target };
+});
+const copied = copies.map((copy) => copy.source);
 
 /** Static imports, re-exports and dynamic imports with a literal specifier. */
 const SPECIFIER = /(?:^|\s)(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
@@ -48,9 +52,11 @@ function closure(entry: string): { files: string[]; packages: Set<string> } {
   return { files: [...files].map((file) => relative(REPO_ROOT, file)), packages };
 }
 
-image('the Dockerfile copies the server, the generated types and the schema', () => {
+image('the Dockerfile copies the server and the schema to the same paths under /app', () => {
   assert.ok(copied.includes('webhook/src'), copied.join(', '));
   assert.ok(copied.includes('chart/supersonic/values.schema.json'), copied.join(', '));
+  // Relative imports and the default SCHEMA_FILE only work if the layout is the repository's.
+  for (const { source, landsAt } of copies) assert.is(landsAt, `./${source}`, `COPY ${source}`);
 });
 
 image('every file the server imports is copied into the image', () => {

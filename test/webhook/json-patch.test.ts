@@ -62,12 +62,32 @@ diff('appended list items are added in order; dropped ones are removed from the 
   ]);
 });
 
-diff('a key set to undefined is absent, as in JSON', () => {
-  const before = deepFreeze({ a: 1, b: 2 });
-  assert.equal(patchBetween(before, { a: 1, b: undefined, c: undefined }), [{ op: 'remove', path: '/b' }]);
+diff('a key set to undefined is absent, and a list item undefined or missing is null, as in JSON', () => {
+  const before = deepFreeze({ a: 1, b: 2, list: ['x', 'y'] });
+  assert.equal(patchBetween(before, { a: 1, b: undefined, c: undefined, list: ['x', 'y'] }), [{ op: 'remove', path: '/b' }]);
+  const after = { a: 1, b: 2, list: ['x', undefined, undefined] };
+  delete after.list[2]; // a hole
+  const operations = patchBetween(before, after);
+  assert.equal(operations, [
+    { op: 'replace', path: '/list/1', value: null },
+    { op: 'add', path: '/list/2', value: null },
+  ]);
+  assertApplies(before, after, operations, 'undefined items');
+});
+
+diff('an enumerable property on Object.prototype is not a key of every object', () => {
+  const before = deepFreeze({ metadata: { annotations: { a: '1' } } });
+  const after = { metadata: { annotations: { a: '1', b: '2' } } };
+  Object.defineProperty(Object.prototype, 'polluted', { value: 'x', enumerable: true, configurable: true });
+  try {
+    assert.equal(patchBetween(before, after), [{ op: 'add', path: '/metadata/annotations/b', value: '2' }]);
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).polluted;
+  }
 });
 
 diff('every admission fixture: the same operations as compare, on a frozen pod', () => {
+  let mutated = 0;
   for (const name of readdirSync(FIXTURES)) {
     const pod = JSON.parse(readFileSync(join(FIXTURES, name, 'review.json'), 'utf8')).request.object;
     let patched: unknown;
@@ -81,7 +101,9 @@ diff('every admission fixture: the same operations as compare, on a frozen pod',
     const operations = patchBetween(pod, patched);
     assertSameOperations(operations, fastJsonPatch.compare(pod, patched as object), name);
     assertApplies(pod, patched, operations, name);
+    mutated++;
   }
+  assert.ok(mutated >= 8, `only ${mutated} fixtures with a golden patched pod`);
 });
 
 const KEYS = ['a', 'b', 'c', 'a/b', 'x~y', '', 'constructor', 'toString', '0', 'nvidia.com/gpu'];
@@ -96,14 +118,15 @@ function randomValue(next: () => number, depth = 0): unknown {
 
 /**
  * A copy-on-write edit, as the mutations make one: changed containers are copies, unchanged
- * subtrees stay shared. Replaces, deletes, adds, appends, truncates, and changes types.
+ * subtrees stay shared. Replaces, deletes, adds, appends, truncates, changes types, and now and
+ * then leaves a list item undefined (which JSON, and the patch, write as null).
  */
 function edit(next: () => number, value: unknown, depth = 0): unknown {
   const roll = next();
   if (roll < 0.35) return value; // shared, unchanged
   if (roll < 0.45 || typeof value !== 'object' || value === null || depth > 4) return randomValue(next, depth);
   if (Array.isArray(value)) {
-    const copy = value.map((item) => (next() < 0.4 ? edit(next, item, depth + 1) : item));
+    const copy = value.map((item) => (next() < 0.4 ? edit(next, item, depth + 1) : next() < 0.05 ? undefined : item));
     if (next() < 0.3) copy.length = Math.floor(next() * copy.length);
     while (next() < 0.4) copy.push(randomValue(next, depth + 1));
     return copy;
@@ -125,7 +148,8 @@ diff(`${EDITS} random copy-on-write edits: the same operations as compare, and t
     const after = edit(next, before) as object;
     if (typeof after !== 'object' || after === null || Array.isArray(after)) continue; // a patch's root stays an object
     const operations = patchBetween(before, after);
-    assertSameOperations(operations, fastJsonPatch.compare(before, after), `edit ${i}`);
+    // compare is given the edit as JSON writes it (undefined list items become null).
+    assertSameOperations(operations, fastJsonPatch.compare(before, JSON.parse(JSON.stringify(after))), `edit ${i}`);
     assertApplies(before, after, operations, `edit ${i}`);
   }
 });

@@ -77,6 +77,7 @@ decisions('the request is never changed: each fixture, frozen, still gives its g
   // The patch is a diff that skips whatever the copy still shares with the request, which is
   // sound only while mutations never write into the request's own objects; frozen, they cannot.
   const shared = testDeps();
+  let checked = 0;
   for (const name of readdirSync(FIXTURES)) {
     const golden = join(FIXTURES, name, 'patched-pod.json');
     if (!existsSync(golden)) continue;
@@ -85,7 +86,9 @@ decisions('the request is never changed: each fixture, frozen, still gives its g
     if (outcome.kind !== 'mutated') return assert.unreachable(`${name}: ${JSON.stringify(outcome)}`);
     const patched = fastJsonPatch.applyPatch(structuredClone(review.request.object), outcome.patch, true, false).newDocument;
     assert.equal(patched, JSON.parse(readFileSync(golden, 'utf8')), name);
+    checked++;
   }
+  assert.ok(checked >= 8, `only ${checked} fixtures with a golden patched pod`);
 });
 
 decisions.run();

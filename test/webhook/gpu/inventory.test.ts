@@ -100,6 +100,11 @@ watched('the snapshot stays while events change nothing about GPUs, so remembere
   await until(() => inventory.status().events === 2, 'both events');
   assert.is(inventory.nodes(), snapshot);
 
+  // A re-list that finds the same GPUs keeps it too.
+  stub.endWatches();
+  await until(() => inventory.status().lists === 2 && inventory.status().watching, 'the second list and watch');
+  assert.is(inventory.nodes(), snapshot);
+
   stub.put(NODES, plainL40('l40-1', '2'));
   await until(() => inventory.status().events === 3, 'the third event');
   assert.is.not(inventory.nodes(), snapshot);

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { describeNode } from '../../../webhook/src/gpu/node-gpus.ts';
-import { resolveGpuRequestCached } from '../../../webhook/src/gpu/resolve-cached.ts';
+import { MAX_REMEMBERED, resolveGpuRequestCached } from '../../../webhook/src/gpu/resolve-cached.ts';
 import { resolveGpuRequest, type GpuRequest } from '../../../webhook/src/gpu/resolve.ts';
 import { mixedA100, plainL40 } from './fixtures.ts';
 
@@ -28,12 +28,17 @@ cached('a new snapshot of the nodes is resolved afresh, refusals included', () =
   assert.is(resolveGpuRequestCached(MIG, after).ok, true);
 });
 
-cached('past the number of requests remembered, answers stay right (the memory starts afresh)', () => {
+cached('at most MAX_REMEMBERED requests are remembered; past that the memory starts afresh, answers unchanged', () => {
   const nodes = [plainL40('b')].map(describeNode);
-  for (let gib = 1; gib <= 600; gib++) {
-    const request: GpuRequest = { kind: 'memory', bytes: gib * 2 ** 30, count: 1 };
-    assert.equal(resolveGpuRequestCached(request, nodes), resolveGpuRequest(request, nodes), `${gib} GiB`);
-  }
+  const first = resolveGpuRequestCached(MIG, nodes);
+  const memory = (gib: number): GpuRequest => ({ kind: 'memory', bytes: gib * 2 ** 30, count: 1 });
+  for (let gib = 1; gib < MAX_REMEMBERED; gib++) resolveGpuRequestCached(memory(gib), nodes);
+  assert.is(resolveGpuRequestCached(MIG, nodes), first, 'still remembered: the memory is full, not over');
+  resolveGpuRequestCached(memory(MAX_REMEMBERED), nodes);
+  const again = resolveGpuRequestCached(MIG, nodes);
+  assert.is.not(again, first, 'forgotten once one more request came');
+  assert.equal(again, first);
+  assert.equal(resolveGpuRequestCached(memory(3), nodes), resolveGpuRequest(memory(3), nodes));
 });
 
 cached.run();

@@ -180,6 +180,8 @@ export class NodeInventory {
   }
 
   private replaceAll(nodes: NodeLike[]): void {
+    const before = new Map(this.described);
+    const snapshot = this.snapshot;
     this.described.clear();
     for (const node of nodes) {
       try {
@@ -188,7 +190,9 @@ export class NodeInventory {
         this.report(err);
       }
     }
-    this.snapshot = undefined;
+    // A re-list (each time a watch ends, every few minutes) mostly finds what was there: the
+    // snapshot then stays, as for a heartbeat, and with it the remembered GPU resolutions.
+    this.snapshot = isDeepStrictEqual(before, this.described) ? snapshot : undefined;
   }
 
   private upsert(node: NodeLike): void {

@@ -9,7 +9,7 @@ import type { DescribedNode } from './node-gpus.ts';
 import { resolveGpuRequest, type GpuRequest, type Resolution } from './resolve.ts';
 
 /** Distinct requests per node snapshot; more (odd memory amounts, say) start the map afresh. */
-const MAX_REMEMBERED = 256;
+export const MAX_REMEMBERED = 256;
 
 const bySnapshot = new WeakMap<readonly DescribedNode[], Map<string, Resolution>>();
 
