@@ -1,13 +1,13 @@
 /**
- * The real webhook process (webhook/src/server.ts), started as its image starts it, with the
- * test configuration and a stand-in API server holding the test nodes, a CVMFS claim in
- * namespace cms and the webhook's registration. TLS comes from files (as cert-manager mounts
+ * The real webhook process (webhook/src/server.ts), started as its image starts it (its runtime
+ * and its environment), with the test configuration and a stand-in API server holding the test
+ * nodes, a CVMFS claim in namespace cms and the webhook's registration. TLS comes from files (as cert-manager mounts
  * them) or is self-managed (the process makes its CA, keeps it in a Secret of the stand-in and
  * writes the registration's caBundle). It runs on either runtime: Node 24 with type stripping
  * (the image's, from `make tools`) or this Node with tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,13 @@ export const NODE24 = join(REPO_ROOT, '.tools/node24/bin/node');
 export function imageRuntime(): Runtime {
   if (!existsSync(NODE24)) throw new Error(`${NODE24} is missing: run make tools`);
   return { name: 'Node 24 with type stripping, as in the image', command: [NODE24] };
+}
+
+/** The environment the image sets (the ENV lines of the Dockerfile's last stage). */
+export function imageEnvironment(): Record<string, string> {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
+  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  return Object.fromEntries([...lastStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
 }
 
 export function runtimes(): Runtime[] {
@@ -92,7 +99,7 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   const child = spawn(program!, [...args, 'webhook/src/server.ts'], {
     cwd: REPO_ROOT,
     env: {
-      ...process.env, KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: NAMESPACE,
+      ...process.env, ...imageEnvironment(), KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: NAMESPACE,
       SERVICE_NAME: SERVICE, WEBHOOK_CONFIGURATION_NAME: CONFIGURATION, TLS_SECRET_NAME: TLS_SECRET,
       TLS_SOURCE: selfManaged ? 'self-managed' : 'files', TLS_DIR: work, CONFIG_DIR: work,
       SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
