@@ -119,18 +119,14 @@ const GPU_KEYS: string[] = [...GPU_REQUEST_ANNOTATIONS];
 function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: string): Record<string, string> {
   const own: Record<string, string> = {};
   let podChoosesGpu = false;
-  const annotations = pod.metadata?.annotations ?? {};
-  for (const key in annotations) {
-    const value = annotations[key];
+  for (const [key, value] of Object.entries(pod.metadata?.annotations ?? {})) {
     if (!key.startsWith(PREFIX) || key === STATUS_ANNOTATION || typeof value !== 'string') continue;
     const ask = key.slice(PREFIX.length);
     own[ask] = value;
     if (GPU_KEYS.includes(ask)) podChoosesGpu = true;
   }
   const asks: Record<string, string> = {};
-  const defaults = config.values.injection.namespaceDefaults?.[namespace] ?? {};
-  for (const key in defaults) {
-    const value = defaults[key];
+  for (const [key, value] of Object.entries(config.values.injection.namespaceDefaults?.[namespace] ?? {})) {
     if (typeof value === 'string' && !(podChoosesGpu && GPU_KEYS.includes(key))) asks[key] = value;
   }
   Object.assign(asks, own);
