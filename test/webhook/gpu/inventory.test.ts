@@ -129,6 +129,17 @@ watched('re-lists and watches again when the server ends the watch, catching cha
   assert.ok(inventory.ready());
 });
 
+watched('a node deleted while no watch is open is gone after the re-list', async () => {
+  stub.put(NODES, plainL40('l40-1'));
+  stub.put(NODES, plainL40('l40-2'));
+  await inventory.start(loadKubeConfig(stub.url));
+  await until(() => inventory.status().watching, 'the watch');
+  stub.endWatches();
+  stub.remove(NODES, 'l40-1');
+  await until(() => inventory.status().lists === 2 && inventory.status().watching, 'the second list and watch');
+  assert.equal(names(inventory), ['l40-2']);
+});
+
 watched('a malformed event is skipped and reported, and the watch goes on', async () => {
   await inventory.start(loadKubeConfig(stub.url));
   await until(() => inventory.status().watching, 'the watch');

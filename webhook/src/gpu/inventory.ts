@@ -179,20 +179,21 @@ export class NodeInventory {
     return 'ok';
   }
 
+  /**
+   * The listed nodes become the inventory, node by node, so that a re-list (each time a watch
+   * ends, every few minutes) that finds what was there changes nothing, and the snapshot stays.
+   */
   private replaceAll(nodes: NodeLike[]): void {
-    const before = new Map(this.described);
-    const snapshot = this.snapshot;
-    this.described.clear();
+    const listed = new Set<string>();
     for (const node of nodes) {
       try {
         this.upsert(node);
+        listed.add(node.metadata?.name ?? '');
       } catch (err) {
         this.report(err);
       }
     }
-    // A re-list (each time a watch ends, every few minutes) mostly finds what was there: the
-    // snapshot then stays, as for a heartbeat, and with it the remembered GPU resolutions.
-    this.snapshot = isDeepStrictEqual(before, this.described) ? snapshot : undefined;
+    for (const name of [...this.described.keys()]) if (!listed.has(name)) this.remove(name);
   }
 
   private upsert(node: NodeLike): void {
