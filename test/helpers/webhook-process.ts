@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { REPO_ROOT } from './helm.ts';
 import { startKubeStub, type KubeStub } from './kube-stub.ts';
@@ -92,7 +93,8 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
     metadata: { name: CONFIGURATION },
     webhooks: [{ name: 'pods.supersonic.fastmachinelearning.org', clientConfig: { service: { name: SERVICE, namespace: NAMESPACE, path: '/mutate' } } }],
   });
-  writeFileSync(join(work, 'kubeconfig'), kubeconfigFor(stub));
+  // The same stand-in configuration the in-process tests use, written out for the process.
+  writeFileSync(join(work, 'kubeconfig'), loadKubeConfig(stub.url).exportConfig());
 
   const port = await freePort();
   const [program, ...args] = runtime.command;
@@ -163,16 +165,6 @@ export function httpsCall(agent: Agent, port: number, path: string, body?: strin
     );
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-function kubeconfigFor(stub: KubeStub): string {
-  return stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'stub',
-    // client-node refuses plain http unless TLS checks are off; the stand-in is http on 127.0.0.1.
-    clusters: [{ name: 'stub', cluster: { server: stub.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'stub', user: {} }],
-    contexts: [{ name: 'stub', context: { cluster: 'stub', user: 'stub' } }],
   });
 }
 
