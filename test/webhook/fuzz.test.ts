@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { random } from '../helpers/random.ts';
+import { pick, random } from '../helpers/random.ts';
 import { buildTestApp, FIXTURES } from '../helpers/webhook.ts';
 
 const fuzz = suite('webhook: fuzzing /mutate');
@@ -17,9 +17,9 @@ const seeds = readdirSync(FIXTURES).map((name) => JSON.parse(readFileSync(join(F
 const ODD_VALUES = [null, 0, -1, 1e308, '', 'x'.repeat(1000), true, [], {}, [null], { '': '' }, '\u0000', NaN, '🙂', '../../etc/passwd'];
 
 function randomValue(next: () => number, depth = 0): unknown {
-  const pick = Math.floor(next() * 8);
-  if (depth > 3 || pick < 3) return ODD_VALUES[Math.floor(next() * ODD_VALUES.length)];
-  if (pick < 5) return Array.from({ length: Math.floor(next() * 4) }, () => randomValue(next, depth + 1));
+  const kind = Math.floor(next() * 8);
+  if (depth > 3 || kind < 3) return pick(next, ODD_VALUES);
+  if (kind < 5) return Array.from({ length: Math.floor(next() * 4) }, () => randomValue(next, depth + 1));
   return Object.fromEntries(Array.from({ length: Math.floor(next() * 4) }, (_, i) => [`k${i}`, randomValue(next, depth + 1)]));
 }
 
@@ -28,14 +28,14 @@ function randomValue(next: () => number, depth = 0): unknown {
  * inside the pod, so that most inputs get past the envelope and reach the mutations.
  */
 function mutateReview(next: () => number, inPod = false): unknown {
-  const review = structuredClone(seeds[Math.floor(next() * seeds.length)]);
+  const review = structuredClone(pick(next, seeds));
   const steps = 1 + Math.floor(next() * 3);
   for (let s = 0; s < steps; s++) {
     let node: any = inPod ? review.request.object : review;
     for (let depth = 0; depth < 8; depth++) {
       const keys = node && typeof node === 'object' ? Object.keys(node) : [];
       if (!keys.length) break;
-      const key = keys[Math.floor(next() * keys.length)]!;
+      const key = pick(next, keys);
       const child = node[key];
       if (!child || typeof child !== 'object' || next() < 0.3) {
         if (next() < 0.5) delete node[key];
