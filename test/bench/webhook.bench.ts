@@ -14,7 +14,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { buildApp } from '../../webhook/src/app.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { createMemoryCgroup } from '../helpers/memory-cgroup.ts';
-import { imageRuntime, startWebhookProcess, type WebhookProcess } from '../helpers/webhook-process.ts';
+import { httpsCall, imageRuntime, startWebhookProcess, type WebhookProcess } from '../helpers/webhook-process.ts';
 import { FIXTURES, testConfig, testDeps } from '../helpers/webhook.ts';
 
 const LOAD_GENERATOR_FLAG = '--load-generator';
@@ -277,17 +277,8 @@ interface Check {
 
 /** One request with the certificate verified against our CA for "localhost", and the answer's patch checked against the golden pod. */
 async function smokeCheck(port: number, caPem: string): Promise<Check> {
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const request = httpsRequest(
-      { host: '127.0.0.1', servername: 'localhost', port, path: '/mutate', method: 'POST', ca: caPem, headers: { 'content-type': 'application/json' } },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      },
-    );
-    request.on('error', reject).end(REVIEW_BODY);
-  });
+  const agent = new Agent({ ca: caPem });
+  const { status, text: body } = await httpsCall(agent, port, '/mutate', REVIEW_BODY).finally(() => agent.destroy());
   let problem = mutateAnswerProblem(status, body);
   if (!problem) {
     const patch = JSON.parse(Buffer.from(JSON.parse(body).response.patch, 'base64').toString());
