@@ -17,7 +17,7 @@ DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
 DEMO_RELEASE ?= supersonic
 DEMO_NAMESPACE ?= cms
 
-.PHONY: help setup tools generate verify typecheck unit test bench demo clean
+.PHONY: help setup tools generate verify typecheck unit test bench bundle demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test: setup typecheck verify unit ## Everything CI runs: type-check, generated f
 bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput and latency against a baseline in the same run, memory of the real process
 	.tools/node24/bin/node test/bench/webhook.bench.ts
 
+bundle: node_modules/.package-lock.json ## Build the webhook's image entry point into webhook/dist (as the Dockerfile's build stage does)
+	npx tsx webhook/bundle.ts
+
 demo: setup generate ## Generate the chart, lint it, render it for a real values file, and run the webhook on a sample pod
 	@echo "== helm lint --strict (Helm 4, then Helm 3)"
 	helm lint --strict chart/supersonic -f $(DEMO_VALUES)
@@ -59,5 +62,5 @@ demo: setup generate ## Generate the chart, lint it, render it for a real values
 	@echo "== webhook: the answer to a sample AdmissionReview (test/fixtures/admission/create-several-containers)"
 	npx tsx test/demo/webhook.ts
 
-clean: ## Remove installed tools and scratch output
-	rm -rf .tools .out
+clean: ## Remove installed tools, scratch output and the webhook bundle
+	rm -rf .tools .out webhook/dist

@@ -957,7 +957,7 @@ export interface Values {
      */
     replicas: number;
     /**
-     * Image of SuperSONIC's servers, built from webhook/Dockerfile (Node 24 runs `webhook/src/server.ts`).
+     * Image of SuperSONIC's servers, built from webhook/Dockerfile (Node 24 runs the server bundled by `webhook/bundle.ts`).
      */
     image: string;
     /**

@@ -1,18 +1,19 @@
 /**
- * The real webhook process (webhook/src/server.ts), started as its image starts it (its runtime
- * and its environment), with the test configuration and a stand-in API server holding the test
- * nodes, a CVMFS claim in namespace cms and the webhook's registration. TLS comes from files (as cert-manager mounts
- * them) or is self-managed (the process makes its CA, keeps it in a Secret of the stand-in and
- * writes the registration's caBundle). It runs on either runtime: Node 24 with type stripping
- * (the image's, from `make tools`) or this Node with tsx.
+ * The real webhook process, started as its image starts it (the bundle webhook/bundle.ts
+ * builds, on the image's runtime and with its environment), or from the sources as a developer
+ * runs it, with the test configuration and a stand-in API server holding the test nodes, a
+ * CVMFS claim in namespace cms and the webhook's registration. TLS comes from files (as
+ * cert-manager mounts them) or is self-managed (the process makes its CA, keeps it in a Secret
+ * of the stand-in and writes the registration's caBundle).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { ENTRY_FILE } from '../../webhook/bundle.ts';
 import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { REPO_ROOT } from './helm.ts';
@@ -21,27 +22,42 @@ import { NODES, testConfig } from './webhook.ts';
 
 export interface Runtime {
   name: string;
-  /** The program and its arguments before the script. */
+  /** The program, its arguments and the script it runs. */
   command: string[];
 }
 
 /** The runtime of webhook/Dockerfile's image, installed by test/tools/install-tools.sh. */
 export const NODE24 = join(REPO_ROOT, '.tools/node24/bin/node');
 
-export function imageRuntime(): Runtime {
-  if (!existsSync(NODE24)) throw new Error(`${NODE24} is missing: run make tools`);
-  return { name: 'Node 24 with type stripping, as in the image', command: [NODE24] };
+let bundleDir: string | undefined;
+
+/** The image's entry point, built once per test process from the current sources. */
+export function webhookBundle(): string {
+  if (!bundleDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(NODE24, ['webhook/bundle.ts', dir], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    bundleDir = dir;
+  }
+  return join(bundleDir, ENTRY_FILE);
 }
 
-/** The environment the image sets (the ENV lines of the Dockerfile's last stage). */
+/** What webhook/Dockerfile's image runs: the bundle, on Node 24. */
+export function imageRuntime(): Runtime {
+  if (!existsSync(NODE24)) throw new Error(`${NODE24} is missing: run make tools`);
+  return { name: 'the bundle on Node 24, as in the image', command: [NODE24, webhookBundle()] };
+}
+
+/** The image's environment (the ENV lines of the Dockerfile's last stage). */
 export function imageEnvironment(): Record<string, string> {
   const dockerfile = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
   const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
   return Object.fromEntries([...lastStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
 }
 
+/** The image's way, and the sources run with tsx on this Node, as a developer runs them. */
 export function runtimes(): Runtime[] {
-  return [imageRuntime(), { name: `Node ${process.versions.node} with tsx`, command: [process.execPath, '--import', 'tsx'] }];
+  return [imageRuntime(), { name: `the sources on Node ${process.versions.node} with tsx`, command: [process.execPath, '--import', 'tsx', 'webhook/src/server.ts'] }];
 }
 
 /** The names the process is started with. */
@@ -98,7 +114,7 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
 
   const port = await freePort();
   const [program, ...args] = runtime.command;
-  const child = spawn(program!, [...args, 'webhook/src/server.ts'], {
+  const child = spawn(program!, args, {
     cwd: REPO_ROOT,
     env: {
       ...process.env, ...imageEnvironment(), KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: NAMESPACE,
@@ -111,7 +127,9 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stdout!.resume();
+  // The last few log lines, to say why a process that never became ready stopped.
+  let lastLogs = '';
+  child.stdout!.on('data', (chunk) => (lastLogs = (lastLogs + chunk).slice(-2000)));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   let spawnError: Error | undefined;
   child.on('error', (err) => (spawnError = err));
@@ -129,7 +147,7 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
     const deadline = Date.now() + 30_000;
     while ((await httpsCall(probe, port, '/readyz').catch(() => ({ status: 0 }))).status !== 200) {
       const gone = spawnError?.message ?? (child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : undefined);
-      if (gone || Date.now() > deadline) throw new Error(`the webhook (${runtime.name}) never became ready: ${gone ?? 'timed out'}; ${stderr}`);
+      if (gone || Date.now() > deadline) throw new Error(`the webhook (${runtime.name}) never became ready: ${gone ?? 'timed out'}; ${stderr}${lastLogs}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (selfManaged) ca = Buffer.from(stub.get(SECRETS, TLS_SECRET)?.data?.['ca.crt'] ?? '', 'base64').toString();

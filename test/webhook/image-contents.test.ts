@@ -1,26 +1,32 @@
 /**
- * What webhook/Dockerfile puts in the image is enough to run the server: every module the
- * server's code imports, starting from webhook/src/server.ts, is a file the image copies or a
- * package the image installs (`npm ci --omit=dev`, so `dependencies` only, never
- * `devDependencies`). A missing one would only show as a crash at start in the cluster.
+ * What webhook/Dockerfile builds is enough to run the server. The build stage must hold every
+ * file the server's code imports, starting from webhook/src/server.ts, and install every package
+ * it imports; the bundle it makes (webhook/bundle.ts) must need nothing but Node's own modules,
+ * since the image has no node_modules; and the image must run that bundle, with the schema where
+ * the server looks for it. A gap would only show as a failed build or a crash at start in the
+ * cluster. (The server-process tests run the bundle itself.)
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { builtinModules } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { bundleWebhook, DEFAULT_OUTDIR, ENTRY_FILE, externalImports } from '../../webhook/bundle.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
 
 const image = suite('webhook image contents');
 const DOCKERFILE = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
 const PACKAGE = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+const [BUILD_STAGE, IMAGE_STAGE] = DOCKERFILE.split(/^FROM /m).slice(1);
 
-/** The Dockerfile's copies from the repository: where each comes from and lands under /app. */
-const copies = [...DOCKERFILE.matchAll(/^COPY (?!--from)(\S+) (\S+)$/gm)].map((match) => {
-  const [source, target] = [match[1]!.replace(/\/$/, ''), match[2]!];
-  return { source, landsAt: target.endsWith('/') ? `${target}${basename(source)}` : target };
-});
-const copied = copies.map((copy) => copy.source);
+/** A stage's copies from the repository: where each comes from and lands under /app. */
+function copiesOf(stage: string): { source: string; landsAt: string }[] {
+  return [...stage.matchAll(/^COPY (?!--from)(\S+) (\S+)$/gm)].map((match) => {
+    const [source, target] = [match[1]!.replace(/\/$/, ''), match[2]!];
+    return { source, landsAt: target.endsWith('/') ? `${target}${basename(source)}` : target };
+  });
+}
 
 /** Static imports, re-exports and dynamic imports with a literal specifier. */
 const SPECIFIER = /(?:^|\s)(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
@@ -35,6 +41,8 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
+const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);
+
 /** Every file reachable from the entry point, and every package they import. */
 function closure(entry: string): { files: string[]; packages: Set<string> } {
   const files = new Set<string>();
@@ -46,31 +54,66 @@ function closure(entry: string): { files: string[]; packages: Set<string> } {
     files.add(file);
     for (const specifier of importsOf(file)) {
       if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier));
-      else if (!specifier.startsWith('node:') && !builtinModules.includes(specifier)) packages.add(packageName(specifier));
+      else if (!isBuiltin(specifier)) packages.add(packageName(specifier));
     }
   }
   return { files: [...files].map((file) => relative(REPO_ROOT, file)), packages };
 }
 
-image('the Dockerfile copies the server and the schema to the same paths under /app', () => {
-  assert.ok(copied.includes('webhook/src'), copied.join(', '));
-  assert.ok(copied.includes('chart/supersonic/values.schema.json'), copied.join(', '));
-  // Relative imports and the default SCHEMA_FILE only work if the layout is the repository's.
-  for (const { source, landsAt } of copies) assert.is(landsAt, `./${source}`, `COPY ${source}`);
+image('the Dockerfile has a build stage and the image stage', () => {
+  assert.ok(BUILD_STAGE?.includes(' AS build'), 'the first stage is not named build');
+  assert.ok(IMAGE_STAGE, 'no second stage');
 });
 
-image('every file the server imports is copied into the image', () => {
+image('the build stage holds every file the server imports, at its path in the repository', () => {
+  const copies = copiesOf(BUILD_STAGE!);
+  for (const { source, landsAt } of copies) assert.is(landsAt, `./${source}`, `COPY ${source}`);
   const { files } = closure(join(REPO_ROOT, 'webhook/src/server.ts'));
   assert.ok(files.length > 20, `only ${files.length} files found: the import scan is broken`);
+  const copied = copies.map((copy) => copy.source);
   const missing = files.filter((file) => !existsSync(join(REPO_ROOT, file)) || !copied.some((path) => file === path || file.startsWith(`${path}/`)));
-  assert.equal(missing, [], 'imported, but not in the image (or not on disk)');
+  assert.equal(missing, [], 'imported, but not in the build stage (or not on disk)');
 });
 
-image('every package the server imports is a production dependency', () => {
+image('the build stage installs every package the server imports, then bundles', () => {
   const { packages } = closure(join(REPO_ROOT, 'webhook/src/server.ts'));
   assert.ok(packages.has('@kubernetes/client-node') && packages.has('@peculiar/x509'), [...packages].join(', '));
-  const notInstalled = [...packages].filter((name) => !(name in (PACKAGE.dependencies ?? {})));
-  assert.equal(notInstalled, [], 'imported, but `npm ci --omit=dev` would not install them');
+  // Dependencies of the running server, though the bundle carries them: the lock file says so.
+  const notDependencies = [...packages].filter((name) => !(name in (PACKAGE.dependencies ?? {})));
+  assert.equal(notDependencies, [], 'imported by the server, but not a production dependency');
+  assert.ok('esbuild' in PACKAGE.devDependencies, 'esbuild is not a devDependency');
+  assert.match(BUILD_STAGE!, /^RUN npm ci (?!.*--omit=dev)/m, 'the build stage must install devDependencies (esbuild)');
+  assert.match(BUILD_STAGE!, /^RUN node webhook\/bundle\.ts$/m);
+});
+
+image('the bundle needs only Node\'s own modules, and the image runs it', async () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
+  try {
+    const metafile = await bundleWebhook(outdir);
+    assert.ok(existsSync(join(outdir, ENTRY_FILE)), `${ENTRY_FILE} was not written`);
+    // esbuild stops on an import it cannot resolve, except a require() inside try/catch: ws and
+    // node-fetch try optional packages (bufferutil, encoding, ...) that are not installed. Those
+    // fail in the image as they fail here, and the packages fall back; an installed one would
+    // have been bundled.
+    const leftOut = externalImports(metafile).filter((specifier) => !isBuiltin(specifier));
+    const installed = leftOut.filter((specifier) => existsSync(join(REPO_ROOT, 'node_modules', packageName(specifier))));
+    assert.equal(installed, [], 'the bundle imports installed packages it should hold');
+    // A new one after an upgrade needs a look: is the fallback fine in the image?
+    const known = ['bufferutil', 'encoding', 'utf-8-validate'];
+    assert.equal(leftOut.filter((specifier) => !known.includes(specifier)), [], 'optional packages not looked at yet');
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+  const dist = relative(REPO_ROOT, DEFAULT_OUTDIR);
+  assert.match(IMAGE_STAGE!, new RegExp(`^COPY --from=build /app/${dist} \\./${dist}$`, 'm'), 'the image does not copy the bundle');
+  assert.match(IMAGE_STAGE!, new RegExp(`^CMD \\["${dist}/${ENTRY_FILE}"\\]$`, 'm'), 'the image does not run the bundle');
+  assert.not.match(IMAGE_STAGE!, /node_modules/, 'the image needs no node_modules');
+});
+
+image('the image holds the schema where the server looks for it', () => {
+  const defaultSchema = /env\('SCHEMA_FILE', '([^']+)'\)/.exec(readFileSync(join(REPO_ROOT, 'webhook/src/server.ts'), 'utf8'))?.[1];
+  assert.ok(defaultSchema, 'no default SCHEMA_FILE in server.ts');
+  assert.ok(copiesOf(IMAGE_STAGE!).some(({ source, landsAt }) => source === defaultSchema && landsAt === `./${defaultSchema}`), `the image does not copy ${defaultSchema}`);
 });
 
 image.run();
