@@ -91,4 +91,26 @@ decisions('the request is never changed: each fixture, frozen, still gives its g
   assert.ok(checked >= 8, `only ${checked} fixtures with a golden patched pod`);
 });
 
+decisions('no patch holds a frozen object: remembered GPU answers are copied into the pod', async () => {
+  // V8's fast JSON.stringify gives up on frozen objects, and the whole patch then takes about
+  // twice as long to encode (docs/benchmarks.md).
+  const frozenIn = (value: unknown, path: string): string[] =>
+    value && typeof value === 'object'
+      ? [...(Object.isFrozen(value) ? [path] : []), ...Object.entries(value).flatMap(([key, child]) => frozenIn(child, `${path}/${key}`))]
+      : [];
+  const shared = testDeps();
+  let checked = 0;
+  for (const name of readdirSync(FIXTURES)) {
+    const review = JSON.parse(readFileSync(join(FIXTURES, name, 'review.json'), 'utf8'));
+    // Twice: the second pod of each kind gets the remembered answer.
+    for (const pass of [1, 2]) {
+      const outcome = await mutatePod(structuredClone(review.request), shared);
+      if (outcome.kind !== 'mutated') continue;
+      assert.equal(frozenIn(outcome.patch, ''), [], `${name}, pod ${pass}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 16, `only ${checked} patches looked at`);
+});
+
 decisions.run();

@@ -2,7 +2,8 @@
  * resolveGpuRequest, remembered for as long as the cluster's GPU nodes stay the same. The
  * inventory hands out one array until a node's GPUs change, and resolving walks every offer of
  * every node (a refusal also sums them all up), which on a cluster of thousands of nodes would
- * be the costliest step of every admission. Answers are frozen: pods are given them by reference.
+ * be the costliest step of every admission. Answers are frozen, so that no pod's mutation can
+ * change them for the next pods; what a pod keeps of them is copied.
  */
 import { deepFreeze } from '../shared/deep-freeze.ts';
 import type { DescribedNode } from './node-gpus.ts';

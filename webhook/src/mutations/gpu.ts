@@ -7,7 +7,7 @@
  */
 import { ANNOTATIONS, DEFAULT_CONTAINER_ANNOTATION, PREFIX } from '../annotations.ts';
 import { resolveGpuRequestCached } from '../gpu/resolve-cached.ts';
-import { parseGpuAnnotations } from '../gpu/resolve.ts';
+import { parseGpuAnnotations, type MatchExpression } from '../gpu/resolve.ts';
 import type { DescribedNode } from '../gpu/node-gpus.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';
 
@@ -45,7 +45,7 @@ function targetContainer(pod: Record<string, any>, ctx: MutationContext): Record
  * Adds expressions to every required node-selector term (terms are ORed, expressions ANDed, so
  * each term must carry them), or makes the first term. An expression already there is kept once.
  */
-function requireNodeExpressions(pod: Record<string, any>, expressions: Record<string, unknown>[]): void {
+function requireNodeExpressions(pod: Record<string, any>, expressions: readonly MatchExpression[]): void {
   const affinity = (pod.spec.affinity ??= {});
   const nodeAffinity = (affinity.nodeAffinity ??= {});
   const required = (nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution ??= { nodeSelectorTerms: [] });
@@ -55,7 +55,9 @@ function requireNodeExpressions(pod: Record<string, any>, expressions: Record<st
     term.matchExpressions ??= [];
     for (const expression of expressions) {
       const same = term.matchExpressions.some((e: any) => JSON.stringify(e) === JSON.stringify(expression));
-      if (!same) term.matchExpressions.push(expression);
+      // A copy: the expression belongs to a remembered, frozen resolution, and V8's fast
+      // JSON.stringify gives up on frozen objects (the whole patch then takes twice as long).
+      if (!same) term.matchExpressions.push(expression.values ? { ...expression, values: [...expression.values] } : { ...expression });
     }
   }
 }
