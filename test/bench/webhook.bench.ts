@@ -23,7 +23,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
 import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
-import { ADMISSION_REVIEW_OUT_SCHEMA, allow, parseReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
+import { allow, parseReview, serializeReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
 import { buildApp } from '../../webhook/src/app.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
@@ -261,7 +261,8 @@ function quantityBytes(quantity: string): number {
 async function registerAnswerOnlyRoute(app: FastifyInstance, deps: PodMutationDeps): Promise<void> {
   const outcome = await mutatePod(JSON.parse(REVIEW_BODY).request as AdmissionRequest, deps);
   if (outcome.kind !== 'mutated') throw new Error(`mutatePod did not mutate the fixture: ${JSON.stringify(outcome)}`);
-  app.post('/answer-only', { schema: { response: { 200: ADMISSION_REVIEW_OUT_SCHEMA } } }, async (request) => {
+  app.post('/answer-only', async (request, reply) => {
+    reply.serializer(serializeReview);
     const parsed = parseReview(request.body);
     return allow(parsed.ok ? parsed.request.uid : '', outcome.warnings, outcome.patch);
   });
