@@ -7,7 +7,7 @@
  * Processes: this one serves the app with the baseline route (and later times mutatePod
  * in-process); a child forked from this same file with LOAD_GENERATOR_FLAG runs autocannon on
  * command over IPC, so it does not share the server's event loop; and for memory, the real
- * server.ts, started as the image starts it.
+ * server, bundled and started as the image starts it.
  *
  * autocannon always connects with rejectUnauthorized: false, so the load phases do TLS but do
  * not check the certificate; the smoke check before them does, with the CA made here.
@@ -189,9 +189,9 @@ async function main(): Promise<number> {
 }
 
 /**
- * Memory is measured on the real webhook process (webhook/src/server.ts on Node 24, as the image
- * runs it, logging at info), not on this one: this process holds the benchmark too, and leaves
- * out what the server loads for Kubernetes (client-node alone is about 80 MB). Where a memory
+ * Memory is measured on the real webhook process (the bundle webhook/bundle.ts makes, on Node 24,
+ * as the image runs it, logging at info), not on this one: this process holds the benchmark too,
+ * loads its modules unbundled, and leaves out what the server loads for Kubernetes. Where a memory
  * cgroup can be made, the process runs under the chart's default memory limit, as in a pod:
  * Node sizes its heap to the limit. RSS counts the Node executable's pages mapped from disk
  * (RssFile, shared and reclaimable); the cgroup's usage is what the limit and `kubectl top` count.
