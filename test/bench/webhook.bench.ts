@@ -23,7 +23,8 @@ import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
 import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
-import { allow, parseReview, serializeReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
+import { allow, parseReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
+import { replyWithReview } from '../../webhook/src/routes/review-reply.ts';
 import { buildApp } from '../../webhook/src/app.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
@@ -262,7 +263,7 @@ async function registerAnswerOnlyRoute(app: FastifyInstance, deps: PodMutationDe
   const outcome = await mutatePod(JSON.parse(REVIEW_BODY).request as AdmissionRequest, deps);
   if (outcome.kind !== 'mutated') throw new Error(`mutatePod did not mutate the fixture: ${JSON.stringify(outcome)}`);
   app.post('/answer-only', async (request, reply) => {
-    reply.serializer(serializeReview);
+    replyWithReview(reply);
     const parsed = parseReview(request.body);
     return allow(parsed.ok ? parsed.request.uid : '', outcome.warnings, outcome.patch);
   });

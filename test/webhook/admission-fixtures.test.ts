@@ -21,6 +21,7 @@ const { app } = buildTestApp();
 async function post(review: unknown) {
   const reply = await app.inject({ method: 'POST', url: '/mutate', payload: JSON.stringify(review), headers: { 'content-type': 'application/json' } });
   assert.is(reply.statusCode, 200);
+  assert.is(reply.headers['content-type'], 'application/json; charset=utf-8');
   return reply.json();
 }
 

@@ -75,6 +75,7 @@ fuzz(`${ROUNDS} random and malformed bodies get a valid AdmissionReview each`, a
     const { payload, contentType } = randomBody(next);
     const reply = await app.inject({ method: 'POST', url: '/mutate', payload, headers: { 'content-type': contentType } });
     assert.is(reply.statusCode, 200, `round ${i}: HTTP ${reply.statusCode}`);
+    assert.is(reply.headers['content-type'], 'application/json; charset=utf-8', `round ${i}`);
     const answer = reply.json();
     assert.is(answer.apiVersion, 'admission.k8s.io/v1', `round ${i}`);
     assert.is(answer.kind, 'AdmissionReview', `round ${i}`);

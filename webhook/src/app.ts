@@ -3,7 +3,8 @@
  * on 127.0.0.1 themselves; server.ts wires it to TLS, Kubernetes and signals).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { allow, deny, parseReview, serializeReview } from './admission/review.ts';
+import { allow, deny, parseReview } from './admission/review.ts';
+import { replyWithReview } from './routes/review-reply.ts';
 import type { PodMutationDeps } from './admission/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -68,7 +69,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerMetricsRoute(app, options.metrics.registry);
   if (options.benchmarkBaseline) {
     app.post('/baseline', async (request, reply) => {
-      reply.serializer(serializeReview);
+      replyWithReview(reply);
       const parsed = parseReview(request.body);
       return allow(parsed.ok ? parsed.request.uid : '');
     });

@@ -3,13 +3,14 @@
  * whatever the body was: the API server reads a non-200 answer as a webhook failure.
  */
 import type { FastifyInstance } from 'fastify';
-import { allow, deny, parseReview, serializeReview, type AdmissionReviewOut } from '../admission/review.ts';
+import { allow, deny, parseReview, type AdmissionReviewOut } from '../admission/review.ts';
+import { replyWithReview } from './review-reply.ts';
 import { mutatePod, type PodMutationDeps } from '../admission/mutate-pod.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 
 export function registerMutateRoute(app: FastifyInstance, deps: PodMutationDeps, metrics: WebhookMetrics): void {
   app.post('/mutate', async (request, reply) => {
-    reply.serializer(serializeReview);
+    replyWithReview(reply);
     const started = process.hrtime.bigint();
     const { outcome, answer } = await review(request.body, deps, metrics, request.log);
     metrics.requests.inc({ outcome });
