@@ -1,6 +1,8 @@
 /**
- * Builds the webhook's image entry point: webhook/src/server.ts and the parts of its packages
- * it uses, as one ES module (plus a chunk for code loaded only on demand) in webhook/dist/.
+ * Builds the webhook's image entry point into webhook/dist/: server.mjs, which the image runs,
+ * and the chunks it imports, holding webhook/src/server.ts and the parts of its packages it uses.
+ * Code reached only through import() (certificate generation, for self-managed TLS) is in chunks
+ * loaded only when that mode is on.
  *
  * Why a bundle rather than the sources and node_modules: `@kubernetes/client-node` exports the
  * generated client for every API group from one index, and Node keeps every module it loads.
@@ -9,11 +11,14 @@
  * node_modules at all. The bundle is not minified, so stack traces keep their names, and each
  * part of it is headed by the path of the file it came from.
  *
+ * What a bundle cannot do: load a package's files by path at run time. pino transports (worker
+ * threads started from a file) would need that; the server logs to stdout, which needs none.
+ *
  *   node webhook/bundle.ts [outdir]      (Node 24, or this Node with --import tsx)
  */
 import { build, type Metafile } from 'esbuild';
 import { rmSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,7 +26,10 @@ export const DEFAULT_OUTDIR = join(REPO_ROOT, 'webhook/dist');
 /** The file the image runs, relative to the output directory. */
 export const ENTRY_FILE = 'server.mjs';
 
-/** Builds into `outdir`; webhook/dist is emptied first, so no chunk of an older build stays. */
+/**
+ * Builds into `outdir`, an absolute path (esbuild would read a relative one from the repository
+ * root); webhook/dist is emptied first, so no chunk of an older build stays.
+ */
 export async function bundleWebhook(outdir = DEFAULT_OUTDIR): Promise<Metafile> {
   if (outdir === DEFAULT_OUTDIR) rmSync(outdir, { recursive: true, force: true });
   const result = await build({
@@ -61,7 +69,7 @@ export function externalImports(metafile: Metafile): string[] {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const outdir = process.argv[2] ?? DEFAULT_OUTDIR;
+  const outdir = process.argv[2] ? resolve(process.argv[2]) : DEFAULT_OUTDIR;
   const metafile = await bundleWebhook(outdir);
   const bytes = Object.values(metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
   console.log(`webhook bundle: ${relative(process.cwd(), join(outdir, ENTRY_FILE))} (${(bytes / 2 ** 20).toFixed(1)} MiB in ${Object.keys(metafile.outputs).length} files)`);

@@ -2,7 +2,8 @@
  * The real webhook process under load, then SIGTERM: readiness turns off first, requests in
  * flight finish, and the process exits 0. The load stops sending new requests once readiness
  * fails, as the Service does when the pod leaves its endpoints; every request sent must get a
- * valid answer. Once on Node 24 with type stripping, as the image runs it, and once with tsx.
+ * valid answer. Once as the image runs it (the bundle on Node 24), and once from the sources
+ * with tsx.
  * Everything runs on 127.0.0.1, bounded in count and time.
  */
 import { suite } from 'uvu';
