@@ -110,9 +110,11 @@ image('the bundle needs only Node\'s own modules, and the image runs it', async 
   assert.not.match(IMAGE_STAGE!, /node_modules/, 'the image needs no node_modules');
 });
 
-image('the image holds the schema where the server looks for it', () => {
+image('the image holds the schema where the server looks for it, from its working directory', () => {
   const defaultSchema = /env\('SCHEMA_FILE', '([^']+)'\)/.exec(readFileSync(join(REPO_ROOT, 'webhook/src/server.ts'), 'utf8'))?.[1];
   assert.ok(defaultSchema, 'no default SCHEMA_FILE in server.ts');
+  // The default is relative: the process must start in /app, where the copies land.
+  assert.match(IMAGE_STAGE!, /^WORKDIR \/app$/m, 'the image does not start in /app');
   assert.ok(copiesOf(IMAGE_STAGE!).some(({ source, landsAt }) => source === defaultSchema && landsAt === `./${defaultSchema}`), `the image does not copy ${defaultSchema}`);
 });
 
