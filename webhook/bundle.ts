@@ -21,10 +21,12 @@ import { rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_OUTDIR = join(REPO_ROOT, 'webhook/dist');
 /** The file the image runs, relative to the output directory. */
 export const ENTRY_FILE = 'server.mjs';
+/** The same file from the repository root, whose layout the image keeps under /app: what it runs. */
+export const IMAGE_ENTRY = relative(REPO_ROOT, join(DEFAULT_OUTDIR, ENTRY_FILE));
 
 /**
  * Builds into `outdir`, an absolute path (esbuild would read a relative one from the repository
@@ -59,7 +61,7 @@ export async function bundleWebhook(outdir = DEFAULT_OUTDIR): Promise<Metafile> 
   return result.metafile;
 }
 
-/** The packages a bundle left as imports: only Node's own modules are allowed. */
+/** What a bundle left as imports: Node's own modules, and optional packages that are not installed. */
 export function externalImports(metafile: Metafile): string[] {
   const found = new Set<string>();
   for (const output of Object.values(metafile.outputs)) {

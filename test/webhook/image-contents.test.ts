@@ -12,7 +12,7 @@ import { builtinModules } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { bundleWebhook, DEFAULT_OUTDIR, ENTRY_FILE, externalImports } from '../../webhook/bundle.ts';
+import { bundleWebhook, DEFAULT_OUTDIR, ENTRY_FILE, externalImports, IMAGE_ENTRY } from '../../webhook/bundle.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
 
 const image = suite('webhook image contents');
@@ -106,7 +106,7 @@ image('the bundle needs only Node\'s own modules, and the image runs it', async 
   }
   const dist = relative(REPO_ROOT, DEFAULT_OUTDIR);
   assert.match(IMAGE_STAGE!, new RegExp(`^COPY --from=build /app/${dist} \\./${dist}$`, 'm'), 'the image does not copy the bundle');
-  assert.match(IMAGE_STAGE!, new RegExp(`^CMD \\["${dist}/${ENTRY_FILE}"\\]$`, 'm'), 'the image does not run the bundle');
+  assert.match(IMAGE_STAGE!, new RegExp(`^CMD \\["${IMAGE_ENTRY}"\\]$`, 'm'), 'the image does not run the bundle');
   assert.not.match(IMAGE_STAGE!, /node_modules/, 'the image needs no node_modules');
 });
 
