@@ -16,7 +16,7 @@
  *
  *   node webhook/bundle.ts [outdir]      (Node 24, or this Node with --import tsx)
  */
-import { build, type Metafile } from 'esbuild';
+import { buildSync, type Metafile } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,15 +32,14 @@ export const IMAGE_ENTRY = relative(REPO_ROOT, join(DEFAULT_OUTDIR, ENTRY_FILE))
  * Builds into `outdir`, an absolute path (esbuild would read a relative one from the repository
  * root); webhook/dist is emptied first, so no chunk of an older build stays.
  */
-export async function bundleWebhook(outdir = DEFAULT_OUTDIR): Promise<Metafile> {
+export function bundleWebhook(outdir = DEFAULT_OUTDIR): Metafile {
   if (outdir === DEFAULT_OUTDIR) rmSync(outdir, { recursive: true, force: true });
-  const result = await build({
+  const result = buildSync({
     absWorkingDir: REPO_ROOT,
     entryPoints: { server: 'webhook/src/server.ts' },
     outdir,
     bundle: true,
-    // Code reached only through import() (certificate generation, self-managed TLS) stays in its
-    // own chunk, loaded only when that mode is on.
+    // Chunks for code reached only through import() (see above).
     splitting: true,
     format: 'esm',
     platform: 'node',
@@ -72,7 +71,7 @@ export function externalImports(metafile: Metafile): string[] {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const outdir = process.argv[2] ? resolve(process.argv[2]) : DEFAULT_OUTDIR;
-  const metafile = await bundleWebhook(outdir);
+  const metafile = bundleWebhook(outdir);
   const bytes = Object.values(metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
   console.log(`webhook bundle: ${relative(process.cwd(), join(outdir, ENTRY_FILE))} (${(bytes / 2 ** 20).toFixed(1)} MiB in ${Object.keys(metafile.outputs).length} files)`);
 }

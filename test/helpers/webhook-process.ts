@@ -6,14 +6,15 @@
  * cert-manager mounts them) or is self-managed (the process makes its CA, keeps it in a Secret
  * of the stand-in and writes the registration's caBundle).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ENTRY_FILE } from '../../webhook/bundle.ts';
+import type { Metafile } from 'esbuild';
+import { bundleWebhook, ENTRY_FILE } from '../../webhook/bundle.ts';
 import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { REPO_ROOT } from './helm.ts';
@@ -29,23 +30,22 @@ export interface Runtime {
 /** The runtime of webhook/Dockerfile's image, installed by test/tools/install-tools.sh. */
 export const NODE24 = join(REPO_ROOT, '.tools/node24/bin/node');
 
-let bundleDir: string | undefined;
+let bundle: { entry: string; metafile: Metafile } | undefined;
 
-/** The image's entry point, built once per test process from the current sources. */
-export function webhookBundle(): string {
-  if (!bundleDir) {
+/** The image's entry point, built once per test process from the current sources, and what esbuild says of it. */
+export function webhookBundle(): { entry: string; metafile: Metafile } {
+  if (!bundle) {
     const dir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync(NODE24, ['webhook/bundle.ts', dir], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    bundleDir = dir;
+    bundle = { entry: join(dir, ENTRY_FILE), metafile: bundleWebhook(dir) };
   }
-  return join(bundleDir, ENTRY_FILE);
+  return bundle;
 }
 
 /** What webhook/Dockerfile's image runs: the bundle, on Node 24. */
 export function imageRuntime(): Runtime {
   if (!existsSync(NODE24)) throw new Error(`${NODE24} is missing: run make tools`);
-  return { name: 'the bundle on Node 24, as in the image', command: [NODE24, webhookBundle()] };
+  return { name: 'the bundle on Node 24, as in the image', command: [NODE24, webhookBundle().entry] };
 }
 
 /** The image's environment (the ENV lines of the Dockerfile's last stage). */

@@ -9,10 +9,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { builtinModules } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { bundleWebhook, DEFAULT_OUTDIR, ENTRY_FILE, externalImports, IMAGE_ENTRY } from '../../webhook/bundle.ts';
+import { DEFAULT_OUTDIR, externalImports, IMAGE_ENTRY } from '../../webhook/bundle.ts';
+import { webhookBundle } from '../helpers/webhook-process.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
 
 const image = suite('webhook image contents');
@@ -86,24 +86,19 @@ image('the build stage installs every package the server imports, then bundles',
   assert.match(BUILD_STAGE!, /^RUN node webhook\/bundle\.ts$/m);
 });
 
-image('the bundle needs only Node\'s own modules, and the image runs it', async () => {
-  const outdir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
-  try {
-    const metafile = await bundleWebhook(outdir);
-    assert.ok(existsSync(join(outdir, ENTRY_FILE)), `${ENTRY_FILE} was not written`);
-    // esbuild stops on an import it cannot resolve, except a require() inside try/catch: ws and
-    // node-fetch try optional packages (bufferutil, encoding, ...) that are not installed. Those
-    // fail in the image as they fail here, and the packages fall back; an installed one would
-    // have been bundled.
-    const leftOut = externalImports(metafile).filter((specifier) => !isBuiltin(specifier));
-    const installed = leftOut.filter((specifier) => existsSync(join(REPO_ROOT, 'node_modules', packageName(specifier))));
-    assert.equal(installed, [], 'the bundle imports installed packages it should hold');
-    // A new one after an upgrade needs a look: is the fallback fine in the image?
-    const known = ['bufferutil', 'encoding', 'utf-8-validate'];
-    assert.equal(leftOut.filter((specifier) => !known.includes(specifier)), [], 'optional packages not looked at yet');
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
+image('the bundle needs only Node\'s own modules, and the image runs it', () => {
+  const { entry, metafile } = webhookBundle();
+  assert.ok(existsSync(entry), `${entry} was not written`);
+  // esbuild stops on an import it cannot resolve, except a require() inside try/catch: ws and
+  // node-fetch try optional packages (bufferutil, encoding, ...) that are not installed. Those
+  // fail in the image as they fail here, and the packages fall back; an installed one would
+  // have been bundled.
+  const leftOut = externalImports(metafile).filter((specifier) => !isBuiltin(specifier));
+  const installed = leftOut.filter((specifier) => existsSync(join(REPO_ROOT, 'node_modules', packageName(specifier))));
+  assert.equal(installed, [], 'the bundle imports installed packages it should hold');
+  // A new one after an upgrade needs a look: is the fallback fine in the image?
+  const known = ['bufferutil', 'encoding', 'utf-8-validate'];
+  assert.equal(leftOut.filter((specifier) => !known.includes(specifier)), [], 'optional packages not looked at yet');
   const dist = relative(REPO_ROOT, DEFAULT_OUTDIR);
   assert.match(IMAGE_STAGE!, new RegExp(`^COPY --from=build /app/${dist} \\./${dist}$`, 'm'), 'the image does not copy the bundle');
   assert.match(IMAGE_STAGE!, new RegExp(`^CMD \\["${IMAGE_ENTRY}"\\]$`, 'm'), 'the image does not run the bundle');
