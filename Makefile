@@ -5,8 +5,11 @@ SHELL := bash
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
 
-# Helm 4 (helm) and Helm 3 (helm3) from test/tools/install-tools.sh come first on PATH.
-export PATH := $(CURDIR)/.tools/bin:$(PATH)
+# Node 24 (the image's runtime), Helm 4 (helm) and Helm 3 (helm3) from test/tools/install-tools.sh
+# come first on PATH: npm, the generator, the tests and the servers all run on Node 24, which runs
+# the TypeScript sources as they are (type stripping), so no loader is needed.
+export PATH := $(CURDIR)/.tools/node24/bin:$(CURDIR)/.tools/bin:$(PATH)
+NODE24 := .tools/node24/bin/node
 # Keep Helm's state inside the project and away from any real cluster.
 export HELM_CACHE_HOME := $(CURDIR)/.tools/helm/cache
 export HELM_CONFIG_HOME := $(CURDIR)/.tools/helm/config
@@ -22,20 +25,24 @@ DEMO_NAMESPACE ?= cms
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-node_modules/.package-lock.json: package.json package-lock.json
+# The machine's own Node only bootstraps: it runs npm pack to fetch Node 24, which runs the rest.
+$(NODE24):
+	bash test/tools/install-tools.sh
+
+node_modules/.package-lock.json: package.json package-lock.json | $(NODE24)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-tools: ## Install Helm 4, Helm 3 and Node 24 (pinned by sha256) into .tools/
+tools: ## Install Node 24, Helm 4 and Helm 3 (pinned by sha256) into .tools/
 	bash test/tools/install-tools.sh
 
 setup: node_modules/.package-lock.json tools ## Install npm packages and tools (idempotent)
 
 generate: node_modules/.package-lock.json ## Regenerate the chart, docs and types from schema/
-	npx tsx generator/src/cli.ts
+	node generator/src/cli.ts
 
 verify: node_modules/.package-lock.json ## Fail if a generated file is out of date
-	npx tsx generator/src/cli.ts --check
+	node generator/src/cli.ts --check
 
 typecheck: node_modules/.package-lock.json ## Type-check all TypeScript (tsc --noEmit)
 	npx tsc --noEmit
@@ -46,10 +53,10 @@ unit: setup ## Run the uvu test suites only
 test: setup typecheck verify unit ## Everything CI runs: type-check, generated files in sync, all tests
 
 bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput and latency against a baseline in the same run, memory of the real process
-	.tools/node24/bin/node test/bench/webhook.bench.ts
+	node test/bench/webhook.bench.ts
 
 bundle: node_modules/.package-lock.json ## Build the webhook's image entry point into webhook/dist (as the Dockerfile's build stage does)
-	npx tsx webhook/bundle.ts
+	node webhook/bundle.ts
 
 demo: setup generate ## Generate the chart, lint it, render it for a real values file, and run the webhook on a sample pod
 	@echo "== helm lint --strict (Helm 4, then Helm 3)"
@@ -60,7 +67,7 @@ demo: setup generate ## Generate the chart, lint it, render it for a real values
 	@echo "== NOTES (helm install --dry-run=client)"
 	helm install --dry-run=client $(DEMO_RELEASE) chart/supersonic -n $(DEMO_NAMESPACE) -f $(DEMO_VALUES) | sed -n '/^NOTES:/,$$p'
 	@echo "== webhook: the answer to a sample AdmissionReview (test/fixtures/admission/create-several-containers)"
-	npx tsx test/demo/webhook.ts
+	node test/demo/webhook.ts
 
 clean: ## Remove installed tools, scratch output and the webhook bundle
 	rm -rf .tools .out webhook/dist

@@ -14,7 +14,7 @@
  * What a bundle cannot do: load a package's files by path at run time. pino transports (worker
  * threads started from a file) would need that; the server logs to stdout, which needs none.
  *
- *   node webhook/bundle.ts [outdir]      (Node 24, or this Node with --import tsx)
+ *   node webhook/bundle.ts [outdir]      (Node 24, which runs the TypeScript sources as they are)
  */
 import { buildSync, type Metafile } from 'esbuild';
 import { rmSync } from 'node:fs';
@@ -43,7 +43,7 @@ export function bundleWebhook(outdir = DEFAULT_OUTDIR): Metafile {
     splitting: true,
     format: 'esm',
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     // .mjs: ES modules whatever package.json says, and the image has none.
     outExtension: { '.js': '.mjs' },
     // Some dependencies are CommonJS and call require() for Node's own modules.

@@ -1,6 +1,6 @@
 /**
- * `tsx generator/src/cli.ts`          regenerate the chart, docs and types from schema/
- * `tsx generator/src/cli.ts --check`  fail if any generated file is out of date (make verify)
+ * `node generator/src/cli.ts`         regenerate the chart, docs and types from schema/
+ * `node generator/src/cli.ts --check` fail if any generated file is out of date (make verify)
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -292,7 +292,7 @@ async function smokeCheck(port: number, caPem: string): Promise<Check> {
 }
 
 function startLoadGenerator(): Promise<ChildProcess> {
-  // fork() passes on this process's execArgv, so the child gets tsx's loader too.
+  // fork() runs this same file on this Node (24, which strips the types itself).
   const child = fork(fileURLToPath(import.meta.url), [LOAD_GENERATOR_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);

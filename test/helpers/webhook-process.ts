@@ -55,9 +55,9 @@ export function imageEnvironment(): Record<string, string> {
   return Object.fromEntries([...lastStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
 }
 
-/** The image's way, and the sources run with tsx on this Node, as a developer runs them. */
+/** The image's way, and the TypeScript sources on this Node (24), as a developer runs them. */
 export function runtimes(): Runtime[] {
-  return [imageRuntime(), { name: `the sources on Node ${process.versions.node} with tsx`, command: [process.execPath, '--import', 'tsx', 'webhook/src/server.ts'] }];
+  return [imageRuntime(), { name: `the sources on Node ${process.versions.node}`, command: [process.execPath, 'webhook/src/server.ts'] }];
 }
 
 /** The names the process is started with. */

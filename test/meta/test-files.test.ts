@@ -1,21 +1,26 @@
 /**
  * Every test file is really run: uvu runs nothing from a suite that never calls `.run()` and
- * still exits 0, and helpers must not be picked up as tests. The runner's pattern lives in
- * package.json; this checks the files against it.
+ * still exits 0, and helpers must not be picked up as tests. `npm test` runs test/run.ts, whose
+ * pattern lives in test/helpers/test-files.ts; this checks the files against it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parse } from 'uvu/parse';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { listFiles } from '../../generator/src/render/templates.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
+import { TEST_DIR, TEST_PATTERN } from '../helpers/test-files.ts';
 
 const testDir = join(REPO_ROOT, 'test');
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
 const testFiles = listFiles(testDir).filter((file) => file.endsWith('.test.ts'));
 
-test('npm test runs uvu over test/ with the .test.ts pattern and ignores nothing else', () => {
-  assert.is(pkg.scripts.test, "node --import tsx node_modules/uvu/bin.js test '\\.test\\.ts$'");
+test('npm test runs test/run.ts, whose pattern picks every .test.ts file under test/ and nothing else', async () => {
+  assert.is(pkg.scripts.test, 'node test/run.ts');
+  const { suites } = await parse(join(REPO_ROOT, TEST_DIR), TEST_PATTERN);
+  assert.equal(suites.map((suite) => suite.file).sort(), [...testFiles].sort());
+  assert.ok(testFiles.length > 30, `only ${testFiles.length} test files found`);
 });
 
 test('every test file calls .run() on each suite it creates', () => {

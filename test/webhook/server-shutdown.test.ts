@@ -3,7 +3,7 @@
  * flight finish, and the process exits 0. The load stops sending new requests once readiness
  * fails, as the Service does when the pod leaves its endpoints; every request sent must get a
  * valid answer. Once as the image runs it (the bundle on Node 24), and once from the sources
- * with tsx.
+ * on Node 24, as a developer runs them.
  * Everything runs on 127.0.0.1, bounded in count and time.
  */
 import { suite } from 'uvu';

@@ -19,7 +19,7 @@ type ClientNodeModels = Record<string, unknown>;
 
 let clientNodeModels: Promise<ClientNodeModels> | undefined;
 
-/** Deep import: the package's top-level entry point crashes on Node 20. */
+/** Only the generated models: the package's index also loads every API group's client. */
 function loadClientNodeModels(): Promise<ClientNodeModels> {
   clientNodeModels ??= import('@kubernetes/client-node/dist/gen/models/all.js').then(
     (module) => module as unknown as ClientNodeModels,

@@ -1,6 +1,5 @@
 /**
- * Kubernetes client set-up shared by the webhook and the dispatcher. @kubernetes/client-node is
- * pinned to 1.4.x: 2.x crashes at import on Node 20.
+ * Kubernetes client set-up shared by the webhook and the dispatcher.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 
