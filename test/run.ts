@@ -6,9 +6,12 @@
  *                                 *.test.ts file), as uvu takes it
  *
  * uvu prints its totals itself and exposes no result, so this reads them as they are written.
+ * The real control plane the suites share is started by the first that asks for it, and stopped
+ * here when the run ends.
  */
 import { parse } from 'uvu/parse';
 import { run } from 'uvu/run';
+import { stopSharedCluster } from './helpers/cluster/shared.ts';
 import { TEST_DIR, TEST_PATTERN } from './helpers/test-files.ts';
 
 const pattern = process.argv[2] ? new RegExp(process.argv[2]) : TEST_PATTERN;
@@ -23,11 +26,15 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
 
 let crashed: unknown;
 try {
-  const { suites } = await parse(TEST_DIR, pattern);
+  // A narrower pattern picks among the test files, never the helpers beside them.
+  const suites = (await parse(TEST_DIR, pattern)).suites.filter((suite) => TEST_PATTERN.test(suite.file));
   if (suites.length === 0) throw new Error(`no test file under ${TEST_DIR}/ matches ${pattern}`);
   await run(suites, { bail: false });
 } catch (err) {
   crashed = err;
+} finally {
+  // The control plane the suites shared, if any started it (test/helpers/cluster/shared.ts).
+  await stopSharedCluster();
 }
 process.stdout.write = write;
 

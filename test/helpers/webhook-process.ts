@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -18,6 +17,7 @@ import { bundleWebhook, ENTRY_FILE } from '../../webhook/bundle.ts';
 import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { REPO_ROOT } from './helm.ts';
+import { freePort } from './ports.ts';
 import { startKubeStub, type KubeStub } from './kube-stub.ts';
 import { NODES, testConfig } from './webhook.ts';
 
@@ -183,14 +183,5 @@ export function httpsCall(agent: Agent, port: number, path: string, body?: strin
     );
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
