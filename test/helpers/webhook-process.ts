@@ -113,52 +113,79 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   writeFileSync(join(work, 'kubeconfig'), loadKubeConfig(stub.url).exportConfig());
 
   const port = await freePort();
+  let launched: LaunchedWebhook | undefined;
+  const close = async () => {
+    launched?.kill();
+    await stub.close();
+    rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    launched = await launchWebhook(runtime, port, {
+      KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: NAMESPACE,
+      SERVICE_NAME: SERVICE, WEBHOOK_CONFIGURATION_NAME: CONFIGURATION, TLS_SECRET_NAME: TLS_SECRET,
+      TLS_SOURCE: selfManaged ? 'self-managed' : 'files', TLS_DIR: work, CONFIG_DIR: work,
+      SHUTDOWN_DELAY_MS: String(options.shutdownDelayMs ?? 1500), LOG_LEVEL: options.logLevel ?? 'warn',
+    });
+    if (selfManaged) ca = Buffer.from(stub.get(SECRETS, TLS_SECRET)?.data?.['ca.crt'] ?? '', 'base64').toString();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const servername = selfManaged ? `${SERVICE}.${NAMESPACE}.svc` : 'localhost';
+  const { child, exited, stderr } = launched;
+  return { port, ca, servername, stub, child, exited, stderr, close };
+}
+
+export interface LaunchedWebhook {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  stderr(): string;
+  /** What the process logged to stdout (JSON lines), the most recent 1 MB. */
+  logs(): string;
+  kill(): void;
+}
+
+/**
+ * Starts the webhook process on 127.0.0.1:`port` with the image's environment plus `env`, and
+ * waits until it answers /readyz. The caller owns the files `env` points at.
+ */
+export async function launchWebhook(runtime: Runtime, port: number, env: Record<string, string>): Promise<LaunchedWebhook> {
   const [program, ...args] = runtime.command;
   const child = spawn(program!, args, {
     cwd: REPO_ROOT,
     env: {
-      ...process.env, ...imageEnvironment(), KUBECONFIG: join(work, 'kubeconfig'), POD_NAME: 'webhook-0', POD_NAMESPACE: NAMESPACE,
-      SERVICE_NAME: SERVICE, WEBHOOK_CONFIGURATION_NAME: CONFIGURATION, TLS_SECRET_NAME: TLS_SECRET,
-      TLS_SOURCE: selfManaged ? 'self-managed' : 'files', TLS_DIR: work, CONFIG_DIR: work,
-      SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
-      PORT: String(port), SHUTDOWN_DELAY_MS: String(options.shutdownDelayMs ?? 1500), LOG_LEVEL: options.logLevel ?? 'warn',
+      ...process.env, ...imageEnvironment(), SCHEMA_FILE: join(REPO_ROOT, 'chart/supersonic/values.schema.json'),
+      ...env, HOST: '127.0.0.1', PORT: String(port),
     },
-    // Logs go through a pipe that is read and dropped, as a container runtime reads them.
+    // Logs go through a pipe that is read, as a container runtime reads them.
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  // The last few log lines, to say why a process that never became ready stopped.
-  let lastLogs = '';
-  child.stdout!.on('data', (chunk) => (lastLogs = (lastLogs + chunk).slice(-2000)));
+  let logs = '';
+  child.stdout!.on('data', (chunk) => (logs = (logs + chunk).slice(-1_000_000)));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   let spawnError: Error | undefined;
   child.on('error', (err) => (spawnError = err));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const close = async () => {
-    child.kill('SIGKILL');
-    await stub.close();
-    rmSync(work, { recursive: true, force: true });
-  };
+  const kill = () => void child.kill('SIGKILL');
 
   // Readiness is probed without checking the certificate: a self-managed CA exists only once
-  // the process has made it. Callers check it with `ca`.
+  // the process has made it. Callers check it themselves.
   const probe = new Agent({ rejectUnauthorized: false });
   try {
     const deadline = Date.now() + 30_000;
     while ((await httpsCall(probe, port, '/readyz').catch(() => ({ status: 0 }))).status !== 200) {
       const gone = spawnError?.message ?? (child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : undefined);
-      if (gone || Date.now() > deadline) throw new Error(`the webhook (${runtime.name}) never became ready: ${gone ?? 'timed out'}; ${stderr}${lastLogs}`);
+      if (gone || Date.now() > deadline) throw new Error(`the webhook (${runtime.name}) never became ready: ${gone ?? 'timed out'}; ${stderr}${logs.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    if (selfManaged) ca = Buffer.from(stub.get(SECRETS, TLS_SECRET)?.data?.['ca.crt'] ?? '', 'base64').toString();
   } catch (err) {
-    await close();
+    kill();
     throw err;
   } finally {
     probe.destroy();
   }
-  const servername = selfManaged ? `${SERVICE}.${NAMESPACE}.svc` : 'localhost';
-  return { port, ca, servername, stub, child, exited, stderr: () => stderr, close };
+  return { child, exited, stderr: () => stderr, logs: () => logs, kill };
 }
 
 /** A serving certificate for "localhost", as cert-manager would mount it; returns its CA. */

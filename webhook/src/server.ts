@@ -1,9 +1,9 @@
 /**
- * The webhook process: configuration, Kubernetes, TLS, then HTTPS on 0.0.0.0:8443; on SIGTERM,
+ * The webhook process: configuration, Kubernetes, TLS, then HTTPS on 0.0.0.0:8443 (HOST, PORT); on SIGTERM,
  * readiness turns off first (so the Service stops sending), then requests in flight finish.
  * Environment (set by the chart): POD_NAME, POD_NAMESPACE, SERVICE_NAME,
  * WEBHOOK_CONFIGURATION_NAME, TLS_SECRET_NAME, TLS_SOURCE (files | self-managed), LOG_LEVEL;
- * optional CONFIG_DIR, SCHEMA_FILE, TLS_DIR, PORT, SHUTDOWN_DELAY_MS.
+ * optional CONFIG_DIR, SCHEMA_FILE, TLS_DIR, HOST, PORT, SHUTDOWN_DELAY_MS.
  */
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     applySecureContext(app.server as never, pair);
     app.log.info('serving certificate reloaded');
   };
-  await app.listen({ host: '0.0.0.0', port: Number(env('PORT', '8443')) });
+  // HOST: all interfaces in a pod; the tests listen on 127.0.0.1 only.
+  await app.listen({ host: env('HOST', '0.0.0.0'), port: Number(env('PORT', '8443')) });
   await inventoryStarted;
 
   const shutdown = async (signal: string) => {

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   crds?: readonly (typeof CRD_FOLDERS)[number][];
   /** Start kube-scheduler and kube-controller-manager (default true). */
   controllers?: boolean;
+  /** More kube-apiserver flags, e.g. --watch-cache=false so that watches read etcd directly. */
+  apiServerArgs?: string[];
 }
 
 export interface ApiResponse<T = any> {
@@ -160,6 +162,7 @@ async function bringUp(
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${join(dir, 'sa.pub')}`, `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       '--v=0',
+      ...(options.apiServerArgs ?? []),
     ],
   };
   components.push(apiserver);
