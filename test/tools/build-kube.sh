@@ -22,6 +22,8 @@ ETCD_VERSION=v3.6.16
 # repository's git state (the wrapper modules live in it) and change the binaries with each commit.
 export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local CGO_ENABLED=0
 
+# Go is at /usr/local/go on the project's machines, not always on PATH.
+command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || export PATH="/usr/local/go/bin:$PATH"
 if ! command -v go >/dev/null 2>&1; then
   echo "build-kube: go is missing; the tests build kube-apiserver and etcd with Go 1.26 (https://go.dev/dl, or /usr/local/go/bin on PATH)" >&2
   exit 1
@@ -59,7 +61,8 @@ work=$(mktemp -d "$cache_root/.build-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 started=$(date +%s)
 modcache=$(go env GOMODCACHE)
-mod_before=$(du -sk "$modcache" 2>/dev/null | cut -f1 || echo 0)
+downloads="$modcache/cache/download"
+mod_before=$(du -sk "$downloads" 2>/dev/null | cut -f1 || echo 0)
 
 # One go build for the four Kubernetes commands: they share most packages, so each is compiled once.
 (cd "$modules/kubernetes" && go build -trimpath -tags="$KUBE_TAGS" -ldflags "$KUBE_LDFLAGS" -o "$work/bin/" \
@@ -74,10 +77,10 @@ done
 "$work/bin/kubectl" version --client 2>/dev/null | grep -qx "Client Version: $KUBE_VERSION" || { echo "build-kube: kubectl reports '$("$work/bin/kubectl" version --client 2>&1 | head -1)', want $KUBE_VERSION" >&2; exit 1; }
 "$work/bin/etcd" --version | grep -qx "etcd Version: ${ETCD_VERSION#v}" || { echo "build-kube: etcd reports '$("$work/bin/etcd" --version | head -1)', want ${ETCD_VERSION#v}" >&2; exit 1; }
 
-mod_after=$(du -sk "$modcache" 2>/dev/null | cut -f1 || echo 0)
+mod_after=$(du -sk "$downloads" 2>/dev/null | cut -f1 || echo 0)
 touch "$work/.complete"
 rm -rf "$target"
 mv "$work" "$target"
 trap - EXIT
-echo "build-kube: built in $(( $(date +%s) - started )) s; binaries $(du -sh "$target" | cut -f1); module downloads $(( (mod_after - mod_before) / 1024 )) MB into $modcache"
+echo "build-kube: built in $(( $(date +%s) - started )) s; binaries $(du -sh "$target" | cut -f1); downloaded $(( (mod_after - mod_before) / 1024 )) MB of modules into $modcache"
 link

@@ -10,12 +10,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT } from '../helm.ts';
 import { freePort } from '../ports.ts';
 import { kubeBinary, type KubeBinary } from './binaries.ts';
@@ -188,15 +188,7 @@ async function bringUp(
   }
 
   const kubectl = (args: string[], input?: string) => run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], input);
-  const folders = options.crds ?? CRD_FOLDERS;
-  for (const folder of folders) {
-    const applied = await kubectl(['apply', '--server-side', '-f', join(CRD_DIR, folder)]);
-    if (applied.code !== 0) throw new Error(`kubectl apply of the ${folder} CRDs failed: ${applied.stderr}`);
-  }
-  if (folders.length > 0) {
-    const established = await kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
-    if (established.code !== 0) throw new Error(`the CRDs never became Established: ${established.stderr}`);
-  }
+  await installCrds(request, options.crds ?? CRD_FOLDERS);
 
   return {
     url,
@@ -222,6 +214,32 @@ async function bringUp(
     },
     stop,
   };
+}
+
+/**
+ * Creates the CRDs of the given folders of ../shared/crds, all at once through the API (kubectl
+ * would create them one by one after its own discovery), and waits until each is Established.
+ */
+async function installCrds(request: ReturnType<typeof makeRequest>, folders: readonly string[]): Promise<void> {
+  const crds = folders.flatMap((folder) =>
+    readdirSync(join(CRD_DIR, folder))
+      .filter((file) => /\.ya?ml$/.test(file))
+      .flatMap((file) => parseAllDocuments(readFileSync(join(CRD_DIR, folder, file), 'utf8')).map((doc) => ({ file: `${folder}/${file}`, crd: doc.toJS() })))
+      .filter(({ crd }) => crd?.kind === 'CustomResourceDefinition'),
+  );
+  const path = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  await Promise.all(crds.map(async ({ file, crd }) => {
+    const created = await request('POST', path, crd);
+    if (created.status !== 201) throw new Error(`creating the CRD in ${file}: ${created.status} ${JSON.stringify(created.body).slice(0, 500)}`);
+  }));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const listed = await request('GET', path);
+    const pending = (listed.body.items ?? []).filter((crd: any) => !crd.status?.conditions?.some((c: any) => c.type === 'Established' && c.status === 'True'));
+    if (listed.status === 200 && listed.body.items.length === crds.length && pending.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`CRDs not Established after 60 s: ${pending.map((crd: any) => crd.metadata.name).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function spawnComponent(component: Component): void {
