@@ -26,7 +26,7 @@ test('npm test runs test/run.ts, whose pattern picks every .test.ts file under t
 test('every test file calls .run() on each suite it creates', () => {
   for (const file of testFiles) {
     const source = readFileSync(file, 'utf8');
-    const suites = [...source.matchAll(/const (\w+) = suite\(/g)].map((m) => m[1]!);
+    const suites = [...source.matchAll(/const (\w+) = suite(?:<[^>]*>)?\(/g)].map((m) => m[1]!);
     if (/import \{[^}]*\btest\b[^}]*\} from 'uvu'/.test(source)) suites.push('test');
     assert.ok(suites.length > 0, `${relative(REPO_ROOT, file)} creates no suite`);
     for (const name of suites) assert.ok(source.includes(`${name}.run()`), `${relative(REPO_ROOT, file)} never calls ${name}.run()`);
