@@ -10,13 +10,17 @@ export interface Values {
     [k: string]: unknown | undefined;
   };
   /**
-   * Name of this SuperSONIC instance, used as the prefix of every object's name. The client-facing Envoy Service is named exactly this, so clients connect to `<name>.<namespace>.svc.cluster.local`. Empty means the release name. A DNS label: lower-case letters, digits and `-`, starting with a letter. Labels and selectors do not depend on it.
+   * Name of this SuperSONIC instance, used as the prefix of every object's name. The client-facing Envoy Service is named exactly this, so clients connect to `<name>.<namespace>.svc`. Empty means the release name. A DNS label: lower-case letters, digits and `-`, starting with a letter. Labels and selectors do not depend on it.
    */
   nameOverride: string;
   /**
    * Same as `nameOverride`, and takes precedence over it. Provided because umbrella charts and GitOps tools set `fullnameOverride` by convention.
    */
   fullnameOverride: string;
+  /**
+   * The cluster's DNS domain. Empty (the default) means in-cluster addresses end in `.svc` (`<service>.<namespace>.svc`), which the pods' resolver completes with whatever domain the cluster uses, so the chart works on any cluster domain. Set it to use fully qualified names (`<service>.<namespace>.svc.<clusterDomain>`), for example where pods resolve without search domains.
+   */
+  clusterDomain: string;
   /**
    * Labels added to every object the chart creates.
    */
@@ -656,7 +660,7 @@ export interface Values {
       failureThreshold?: number;
     };
     /**
-     * The client-facing Service, named after the instance (`<name>.<namespace>.svc.cluster.local`). Clients connect to its `grpc` port. Envoy's admin interface is never on it.
+     * The client-facing Service, named after the instance (`<name>.<namespace>.svc`). Clients connect to its `grpc` port. Envoy's admin interface is never on it.
      */
     service: {
       /**

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { template, templateOrThrow } from '../helpers/helm.ts';
+import { dryRunInstall, template, templateOrThrow } from '../helpers/helm.ts';
 import { parseManifests } from '../helpers/k8s/manifests.ts';
 import { envoyConfigsOf, undefinedClusters } from '../helpers/envoy/rendered.ts';
 import { validateEnvoyBootstrap } from '../helpers/envoy/validate-config.ts';
@@ -148,6 +148,17 @@ envoy('outlier detection ejects on gateway errors only, so bad requests cannot e
   const triton = envoyConfig(await render({})).static_resources.clusters.find((c: Manifest) => c.name === 'triton');
   assert.is(triton.outlier_detection.enforcing_consecutive_5xx, 0);
   assert.is(triton.outlier_detection.enforcing_consecutive_gateway_failure, 100);
+});
+
+envoy('Triton\'s address works on any cluster domain: <name>-triton.<namespace>.svc, fully qualified only with clusterDomain', async () => {
+  const address = (config: Manifest) =>
+    config.static_resources.clusters.find((c: Manifest) => c.name === 'triton').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address;
+  assert.is(address(envoyConfig(await render({}))), 'supersonic-triton.cms.svc');
+  assert.is(address(envoyConfig(await render({ clusterDomain: 'hep.example.org' }))), 'supersonic-triton.cms.svc.hep.example.org');
+  const notes = await dryRunInstall('helm', { values: { clusterDomain: 'hep.example.org' } });
+  assert.is(notes.code, 0, notes.stderr);
+  assert.match(notes.stdout, 'In the cluster:  supersonic.cms.svc.hep.example.org:8001');
+  assert.not.match(notes.stdout, 'cluster.local');
 });
 
 envoy('the default args bound the worker threads (not one per node core)', async () => {

@@ -9,7 +9,7 @@ listener exposes /ready and /stats/prometheus for probes and scraping.
 {{- $grpc := include "supersonic.envoy.grpcPort" . | fromYaml -}}
 {{- $tritonGrpc := include "supersonic.portNamed" (dict "ports" .Values.triton.service.ports "name" "grpc") | fromYaml -}}
 {{- $tritonHttp := include "supersonic.portNamed" (dict "ports" .Values.triton.service.ports "name" "http") | fromYaml -}}
-{{- $tritonHost := printf "%s.%s.svc.cluster.local" (include "supersonic.triton.fullname" .) .Release.Namespace -}}
+{{- $tritonHost := include "supersonic.serviceHost" (dict "root" . "service" (include "supersonic.triton.fullname" .)) -}}
 {{- $provider := .Values.envoy.auth.providerName | default (include "supersonic.fullname" .) | toJson -}}
 {{- $prometheus := include "supersonic.prometheus.address" . | fromYaml -}}
 {{- $jwks := include "supersonic.envoy.jwksAddress" . | fromYaml -}}

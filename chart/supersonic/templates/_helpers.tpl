@@ -78,6 +78,18 @@ Call with (dict "root" $ "component" "triton").
 {{- end }}
 
 {{/* Object names of the Triton component. */}}
+{{/*
+The in-cluster DNS name of a Service of this release: `<service>.<namespace>.svc`, which the pods'
+resolver completes with the cluster's domain, or fully qualified when `clusterDomain` is set.
+Never a hard-coded cluster.local: clusters run with other domains.
+Call: include "supersonic.serviceHost" (dict "root" . "service" <name>)
+*/}}
+{{- define "supersonic.serviceHost" -}}
+{{- $host := printf "%s.%s.svc" .service .root.Release.Namespace -}}
+{{- if .root.Values.clusterDomain }}{{ $host = printf "%s.%s" $host .root.Values.clusterDomain }}{{ end -}}
+{{- $host -}}
+{{- end }}
+
 {{- define "supersonic.triton.fullname" -}}
 {{- include "supersonic.componentName" (dict "root" . "component" "triton") -}}
 {{- end }}
