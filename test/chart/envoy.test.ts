@@ -207,6 +207,12 @@ refused('the load shedder without a Prometheus says what to set', () =>
   expectFailure({ envoy: { rate_limiter: { prometheus_based: { enabled: true } } } },
     /envoy\.rate_limiter\.prometheus_based\.enabled needs a Prometheus to read the load from: set prometheus\.external\.enabled and prometheus\.external\.url/));
 
+refused('a metrics port that is the admin port or a listener port is refused at render, naming both', async () => {
+  await expectFailure({ envoy: { metrics: { port: 9901 } } }, /envoy\.metrics\.port is 9901, the port of Envoy's admin interface/);
+  await expectFailure({ envoy: { metrics: { port: 8001 } } }, /envoy\.metrics\.port \(8001\) is also the targetPort of envoy\.service\.ports "grpc"/);
+  await expectFailure({ envoy: { service: { ports: [{ name: 'grpc', port: 8001, targetPort: 9901 }] } } }, /envoy\.service\.ports "grpc" has targetPort 9901, the port of Envoy's admin interface/);
+});
+
 refused('auth without issuer and JWKS URI says what to set', () =>
   expectFailure({ envoy: { auth: { enabled: true } } }, /envoy\.auth\.enabled needs envoy\.auth\.jwt_issuer and envoy\.auth\.jwt_remote_jwks_uri/));
 

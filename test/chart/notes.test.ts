@@ -19,15 +19,15 @@ async function notesOf(binary: HelmBinary, release: string, values: Record<strin
 
 notes('names the Triton Service of this release and prints ports as integers', async () => {
   const text = await notesOf('helm', 'sonic-server');
-  assert.match(text, /Service:\s+sonic-server-triton\.cms\.svc\.cluster\.local/);
+  assert.match(text, /Service:\s+sonic-server-triton\.cms\.svc \(headless/);
   assert.match(text, /Ports:\s+http 8000, grpc 8001, metrics 8002\n/);
   assert.not.match(text, /%!|float64|<no value>/);
 });
 
 notes('prints the client endpoint with the gRPC port as an integer (0.3.1 printed %!d(float64=8001))', async () => {
   const text = await notesOf('helm', 'supersonic');
-  assert.match(text, /In the cluster:\s+supersonic\.cms\.svc\.cluster\.local:8001\n/);
-  assert.match(text, /Envoy metrics:\s+supersonic-envoy-metrics\.cms\.svc\.cluster\.local:9902\/stats\/prometheus/);
+  assert.match(text, /In the cluster:\s+supersonic\.cms\.svc:8001\n/);
+  assert.match(text, /Envoy metrics:\s+supersonic-envoy-metrics\.cms\.svc:9902\/stats\/prometheus/);
 });
 
 notes('prints each Ingress host, the LoadBalancer hint, and warns about a 0.3-style admin port', async () => {
@@ -70,6 +70,16 @@ notes('a deprecated key that is set gets a warning naming it; none otherwise', a
   assert.match(warned, /WARNING: triton\.name is set\. Deprecated and ignored/);
   const quiet = await notesOf('helm', 'supersonic');
   assert.not.match(quiet, /WARNING/);
+});
+
+notes('a targetPort below 1024 for a non-root Envoy gets a warning naming the port and the runtimes; none by default or as root', async () => {
+  const lowPort = { service: { ports: [{ name: 'grpc', port: 443, targetPort: 443 }] } };
+  const warned = await notesOf('helm', 'supersonic', { envoy: lowPort });
+  assert.match(warned, 'WARNING: envoy.service.ports "grpc" has targetPort 443, below 1024, and Envoy runs as a non-root user');
+  assert.match(warned, 'containerd 1.7 does not by default');
+  assert.not.match(await notesOf('helm', 'supersonic'), 'below 1024');
+  const asRoot = { ...lowPort, podSecurityContext: { runAsNonRoot: false, runAsUser: 0 } };
+  assert.not.match(await notesOf('helm', 'supersonic', { envoy: asRoot }), 'below 1024');
 });
 
 notes.run();

@@ -11,6 +11,19 @@ Checks across Envoy values that JSON Schema cannot express; each message names t
 {{- if not (regexMatch "(^| )(-c|--config-path)( |=|$)" (join " " .Values.envoy.args)) -}}
   {{- fail "envoy.args must include \"--config-path\", \"/etc/envoy/envoy.yaml\" (or -c): the chart mounts Envoy's configuration there" -}}
 {{- end -}}
+{{- /* One port, one listener: Envoy would fail at start with "address already in use". */ -}}
+{{- $metricsPort := int .Values.envoy.metrics.port -}}
+{{- if eq $metricsPort 9901 -}}
+  {{- fail "envoy.metrics.port is 9901, the port of Envoy's admin interface (on localhost): choose another port for metrics" -}}
+{{- end -}}
+{{- range (include "supersonic.envoy.clientPorts" . | fromYamlArray) -}}
+  {{- if eq (int .targetPort) $metricsPort -}}
+    {{- fail (printf "envoy.metrics.port (%d) is also the targetPort of envoy.service.ports %q: Envoy cannot listen on one port twice; choose another metrics port" $metricsPort .name) -}}
+  {{- end -}}
+  {{- if eq (int .targetPort) 9901 -}}
+    {{- fail (printf "envoy.service.ports %q has targetPort 9901, the port of Envoy's admin interface: choose another" .name) -}}
+  {{- end -}}
+{{- end -}}
 {{- if and .Values.envoy.external_config.load_from_configmap (not .Values.envoy.external_config.configmap_name) -}}
   {{- fail "envoy.external_config.configmap_name must name a ConfigMap when envoy.external_config.load_from_configmap is true" -}}
 {{- end -}}
