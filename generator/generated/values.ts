@@ -845,7 +845,7 @@ export interface Values {
          */
         enabled: boolean;
         /**
-         * `shed`: refuse inference calls (gRPC `ModelInfer`/`ModelStreamInfer` with status RESOURCE_EXHAUSTED, HTTP `/infer` with 429); health, metadata and repository calls always pass. `signal`: SuperSONIC 0.3's behaviour, for CMSSW clients that read it: nothing is refused, but `RepositoryIndex` answers come back with an empty body and `grpc-status: 1` in their response headers (the trailers are Triton's own).
+         * `signal` (the default, because a 0.3.1 values file carries no version and must keep its meaning) or `shed`, chosen explicitly. `shed`: refuse inference calls (gRPC `ModelInfer`/`ModelStreamInfer` with status RESOURCE_EXHAUSTED, HTTP `/infer` with 429); health, metadata and repository calls always pass. `signal`: SuperSONIC 0.3's behaviour, for CMSSW clients that read it: nothing is refused, but `RepositoryIndex` answers come back with an empty body and `grpc-status: 1` in their response headers (the trailers are Triton's own).
          */
         mode: 'shed' | 'signal';
         /**

@@ -72,6 +72,14 @@ notes('a deprecated key that is set gets a warning naming it; none otherwise', a
   assert.not.match(quiet, /WARNING/);
 });
 
+notes('the load shedder keeps 0.3.1\'s meaning by default (mode signal) and says which mode is active', async () => {
+  const prometheus = { external: { enabled: true, url: 'prometheus.example.org' } };
+  const byDefault = await notesOf('helm', 'supersonic', { prometheus, envoy: { rate_limiter: { prometheus_based: { enabled: true } } } });
+  assert.match(byDefault, /Load shedding:\s+mode signal \(SuperSONIC 0\.3\.1's\): nothing is refused/);
+  const shed = await notesOf('helm', 'supersonic', { prometheus, envoy: { rate_limiter: { prometheus_based: { enabled: true, mode: 'shed' } } } });
+  assert.match(shed, /Load shedding:\s+mode shed: inference calls are refused while the load is over/);
+});
+
 notes('a targetPort below 1024 for a non-root Envoy gets a warning naming the port and the runtimes; none by default or as root', async () => {
   const lowPort = { service: { ports: [{ name: 'grpc', port: 443, targetPort: 443 }] } };
   const warned = await notesOf('helm', 'supersonic', { envoy: lowPort });
