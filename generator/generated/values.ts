@@ -165,6 +165,19 @@ export interface Values {
      */
     priorityClassName: string;
     /**
+     * Limits how many Triton pods node drains take down at once. It never blocks a drain or a scale-down by the autoscaler (which does not evict), even with a single replica.
+     */
+    podDisruptionBudget: {
+      /**
+       * Create the PodDisruptionBudget.
+       */
+      enabled?: boolean;
+      /**
+       * Pods that voluntary disruptions (node drains, evictions) may take down at a time.
+       */
+      maxUnavailable?: number;
+    };
+    /**
      * Seconds between the start of a pod's shutdown and its kill. Must exceed `drainSeconds` plus Triton's `--exit-timeout-secs` (60 in the default args).
      */
     terminationGracePeriodSeconds: number;
@@ -596,6 +609,35 @@ export interface Values {
      */
     affinity?: {
       [k: string]: unknown | undefined;
+    };
+    /**
+     * How Envoy pods spread over nodes or zones; by default, softly over nodes, so one node's loss does not take every gateway. An entry without a `labelSelector` gets the Envoy pods' own selector labels.
+     *
+     * Items: A raw Kubernetes structure, passed through to the manifest unchanged.
+     */
+    topologySpreadConstraints?: {
+      [k: string]: unknown | undefined;
+    }[];
+    /**
+     * Seconds between the start of an Envoy pod's shutdown and its kill. Must exceed `drainSeconds`.
+     */
+    terminationGracePeriodSeconds: number;
+    /**
+     * On shutdown (a rollout, which every configuration change is, a scale-down or a node drain), Envoy stops accepting connections, tells HTTP/2 clients to go elsewhere (GOAWAY) and lets in-flight calls finish for this long (its `--drain-time-s`), then exits. The preStop hook starts the drain through the admin interface (a POST, which an `httpGet` hook cannot send: it uses the image's `bash`). `0` skips the drain.
+     */
+    drainSeconds: number;
+    /**
+     * Limits how many Envoy pods node drains take down at once.
+     */
+    podDisruptionBudget: {
+      /**
+       * Create the PodDisruptionBudget.
+       */
+      enabled?: boolean;
+      /**
+       * Pods that voluntary disruptions (node drains, evictions) may take down at a time.
+       */
+      maxUnavailable?: number;
     };
     /**
      * Security context of the Envoy pods. The default meets the restricted Pod Security Standard; uid 101 is the `envoy` user of the official images.

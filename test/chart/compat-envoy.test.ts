@@ -50,7 +50,8 @@ for (const file of loadCompatFiles()) {
         const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${release}-envoy`)!;
         const container = deployment.spec.template.spec.containers[0];
         assert.equal(container.command, ['envoy']);
-        if (envoy.args) assert.equal(container.args, envoy.args);
+        // The file's args as given, then the drain time the preStop hook relies on (envoy.drainSeconds).
+        if (envoy.args) assert.equal(container.args, [...envoy.args, '--drain-time-s', '30']);
 
         const ingress = objects.find((o) => o.kind === 'Ingress');
         if (envoy.ingress.enabled) {

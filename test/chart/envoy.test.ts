@@ -20,11 +20,13 @@ const envoyDeployment = (objects: Manifest[]) => byName(objects, 'Deployment', '
 const envoyConfig = (objects: Manifest[]) => envoyConfigsOf(objects)[0]!;
 const prometheus = { external: { enabled: true, url: 'prometheus.example.org' } };
 
-envoy('the container runs envoy itself with envoy.args, as a non-root user on a read-only root', async () => {
+envoy('the container runs envoy itself with envoy.args (then the drain time, unless they set one), as a non-root user on a read-only root', async () => {
   const args = ['--config-path', '/etc/envoy/envoy.yaml', '--log-level', 'debug', '--concurrency', '4'];
   const container = envoyDeployment(await render({ envoy: { args } })).spec.template.spec.containers[0];
   assert.equal(container.command, ['envoy']);
-  assert.equal(container.args, args);
+  assert.equal(container.args, [...args, '--drain-time-s', '30']);
+  const own = [...args, '--drain-time-s', '10'];
+  assert.equal(envoyDeployment(await render({ envoy: { args: own } })).spec.template.spec.containers[0].args, own);
   assert.is(container.securityContext.readOnlyRootFilesystem, true);
 });
 

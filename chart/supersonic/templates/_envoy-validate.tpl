@@ -11,6 +11,9 @@ Checks across Envoy values that JSON Schema cannot express; each message names t
 {{- if not (regexMatch "(^| )(-c|--config-path)( |=|$)" (join " " .Values.envoy.args)) -}}
   {{- fail "envoy.args must include \"--config-path\", \"/etc/envoy/envoy.yaml\" (or -c): the chart mounts Envoy's configuration there" -}}
 {{- end -}}
+{{- if le (int .Values.envoy.terminationGracePeriodSeconds) (int .Values.envoy.drainSeconds) -}}
+  {{- fail (printf "envoy.terminationGracePeriodSeconds (%d) must be greater than envoy.drainSeconds (%d), or Envoy is killed before in-flight calls finish" (int .Values.envoy.terminationGracePeriodSeconds) (int .Values.envoy.drainSeconds)) -}}
+{{- end -}}
 {{- /* One port, one listener: Envoy would fail at start with "address already in use". */ -}}
 {{- $metricsPort := int .Values.envoy.metrics.port -}}
 {{- if eq $metricsPort 9901 -}}

@@ -90,6 +90,27 @@ Call: include "supersonic.serviceHost" (dict "root" . "service" <name>)
 {{- $host -}}
 {{- end }}
 
+{{/*
+A PodDisruptionBudget for a component's pods: maxUnavailable, never minAvailable, so it cannot
+block the drain of a node that runs the only replica.
+Call: include "supersonic.podDisruptionBudget" (dict "root" . "component" "envoy" "name" <name> "maxUnavailable" 1)
+*/}}
+{{- define "supersonic.podDisruptionBudget" -}}
+{{- $component := dict "root" .root "component" .component -}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ .name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "supersonic.labels" $component | nindent 4 }}
+spec:
+  maxUnavailable: {{ .maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "supersonic.selectorLabels" $component | nindent 6 }}
+{{- end }}
+
 {{- define "supersonic.triton.fullname" -}}
 {{- include "supersonic.componentName" (dict "root" . "component" "triton") -}}
 {{- end }}
