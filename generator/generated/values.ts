@@ -941,6 +941,23 @@ export interface Values {
        * Port of the JWKS server when `jwt_remote_jwks_uri` names none.
        */
       port: number;
+      /**
+       * CA certificates to check the JWKS server's certificate against, for a site's own Keycloak or other issuer signed by a private CA (SuperSONIC 0.3.1 sites did this). Empty: the system CAs.
+       */
+      caBundle: {
+        /**
+         * ConfigMap holding the bundle.
+         */
+        configMap?: string;
+        /**
+         * Secret holding the bundle.
+         */
+        secret?: string;
+        /**
+         * The key of the ConfigMap or Secret that holds the PEM bundle.
+         */
+        key?: string;
+      };
     };
     /**
      * Fraction of requests Envoy traces when `tracing.enabled`: `0.01` is 1 in 100. Match Triton's `--trace-config rate=100` so both sides trace the same requests.
@@ -985,9 +1002,26 @@ export interface Values {
        */
       port: number;
       /**
-       * How to reach it. With `https` the server's certificate is checked against the system CAs.
+       * How to reach it. With `https` the server's certificate is checked against the system CAs, or `caBundle`.
        */
       scheme: 'http' | 'https';
+      /**
+       * CA certificates to check the Prometheus server's certificate against, when a private CA signed it. Empty: the system CAs.
+       */
+      caBundle: {
+        /**
+         * ConfigMap holding the bundle.
+         */
+        configMap?: string;
+        /**
+         * Secret holding the bundle.
+         */
+        secret?: string;
+        /**
+         * The key of the ConfigMap or Secret that holds the PEM bundle.
+         */
+        key?: string;
+      };
     };
   };
   /**

@@ -107,6 +107,28 @@ envoy('TLS to the JWKS host sends SNI and checks the certificate against the sys
   assert.equal(tls.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: 'keys.example.org' } }]);
 });
 
+envoy('a site CA for the JWKS server (ConfigMap) and Prometheus (Secret) is mounted and trusted instead of the system CAs', async () => {
+  const auth = { enabled: true, jwt_issuer: 'i', jwt_remote_jwks_uri: 'https://keycloak.example.org/certs', caBundle: { configMap: 'keycloak-ca', key: 'bundle.pem' } };
+  const values = {
+    envoy: { auth, rate_limiter: { prometheus_based: { enabled: true } } },
+    prometheus: { external: { enabled: true, url: 'prom.example.org', caBundle: { secret: 'prom-ca' } } },
+  };
+  const objects = await render(values);
+  const config = envoyConfig(objects);
+  assert.equal(await validateEnvoyBootstrap(config), []);
+  const trusted = (name: string) => config.static_resources.clusters.find((c: Manifest) => c.name === name).transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename;
+  assert.is(trusted('jwks'), '/etc/envoy/ca/jwks/ca.crt');
+  assert.is(trusted('prometheus'), '/etc/envoy/ca/prometheus/ca.crt');
+  const pod = envoyDeployment(objects).spec.template.spec;
+  const mounts = pod.containers[0].volumeMounts.filter((m: Manifest) => m.name.startsWith('ca-'));
+  assert.equal(mounts, [{ name: 'ca-jwks', mountPath: '/etc/envoy/ca/jwks', readOnly: true }, { name: 'ca-prometheus', mountPath: '/etc/envoy/ca/prometheus', readOnly: true }]);
+  assert.equal(pod.volumes.find((v: Manifest) => v.name === 'ca-jwks').configMap, { name: 'keycloak-ca', items: [{ key: 'bundle.pem', path: 'ca.crt' }] });
+  assert.equal(pod.volumes.find((v: Manifest) => v.name === 'ca-prometheus').secret, { secretName: 'prom-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+
+  const plain = envoyDeployment(await render({ envoy: { auth: { ...auth, caBundle: { configMap: '' } } } })).spec.template.spec;
+  assert.equal(plain.volumes.filter((v: Manifest) => v.name.startsWith('ca-')), [], 'no bundle, no volume');
+});
+
 envoy('the Prometheus address comes from prometheus.external; a scheme, port or path in the url wins', async () => {
   const cases: [Record<string, unknown>, string, number, boolean, string][] = [
     [{ url: 'prom.example.org', port: 443, scheme: 'https' }, 'prom.example.org', 443, true, '/api/v1/query'],
@@ -214,6 +236,9 @@ refused('a metrics port that is the admin port or a listener port is refused at 
   await expectFailure({ envoy: { metrics: { port: 8001 } } }, /envoy\.metrics\.port \(8001\) is also the targetPort of envoy\.service\.ports "grpc"/);
   await expectFailure({ envoy: { service: { ports: [{ name: 'grpc', port: 8001, targetPort: 9901 }] } } }, /envoy\.service\.ports "grpc" has targetPort 9901, the port of Envoy's admin interface/);
 });
+
+refused('a CA bundle from both a ConfigMap and a Secret is refused, naming the key', () =>
+  expectFailure({ envoy: { auth: { caBundle: { configMap: 'a', secret: 'b' } } } }, /envoy\.auth\.caBundle sets both configMap \(a\) and secret \(b\): set one/));
 
 refused('auth without issuer and JWKS URI says what to set', () =>
   expectFailure({ envoy: { auth: { enabled: true } } }, /envoy\.auth\.enabled needs envoy\.auth\.jwt_issuer and envoy\.auth\.jwt_remote_jwks_uri/));

@@ -203,7 +203,7 @@ static_resources:
                   address:
                     socket_address: { address: {{ $jwks.host | toJson }}, port_value: {{ $jwks.port }} }
       {{- if eq $jwks.scheme "https" }}
-      {{- include "supersonic.envoy.upstreamTls" $jwks.host | nindent 6 }}
+      {{- include "supersonic.envoy.upstreamTls" (dict "host" $jwks.host "ca" (include "supersonic.envoy.caFile" (dict "bundle" .Values.envoy.auth.caBundle "name" "jwks"))) | nindent 6 }}
       {{- end }}
     {{- end }}
     {{- if .Values.envoy.rate_limiter.prometheus_based.enabled }}
@@ -219,7 +219,7 @@ static_resources:
                   address:
                     socket_address: { address: {{ $prometheus.host | toJson }}, port_value: {{ $prometheus.port }} }
       {{- if eq $prometheus.scheme "https" }}
-      {{- include "supersonic.envoy.upstreamTls" $prometheus.host | nindent 6 }}
+      {{- include "supersonic.envoy.upstreamTls" (dict "host" $prometheus.host "ca" (include "supersonic.envoy.caFile" (dict "bundle" .Values.prometheus.external.caBundle "name" "prometheus"))) | nindent 6 }}
       {{- end }}
     {{- end }}
     {{- if .Values.envoy.tracing.enabled }}
@@ -243,18 +243,32 @@ static_resources:
 
 {{/*
 TLS toward a server outside the cluster: the server name is sent (SNI) and its certificate must
-chain to the system CAs and name that host. Call with the host name.
+chain to the CAs in .ca (the system CAs, or a site's bundle) and name that host.
+Call with (dict "host" <host> "ca" <file>).
 */}}
 {{- define "supersonic.envoy.upstreamTls" -}}
 transport_socket:
   name: envoy.transport_sockets.tls
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
-    sni: {{ . | toJson }}
+    sni: {{ .host | toJson }}
     common_tls_context:
       validation_context:
-        trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }
+        trusted_ca: { filename: {{ .ca }} }
         match_typed_subject_alt_names:
           - san_type: DNS
-            matcher: { exact: {{ . | toJson }} }
+            matcher: { exact: {{ .host | toJson }} }
+{{- end }}
+
+{{/*
+Where Envoy finds the CAs for an upstream: a site's bundle (a ConfigMap or Secret, mounted by
+envoy-deployment.yaml at /etc/envoy/ca/<name>/ca.crt), else the image's system CAs.
+Call with (dict "bundle" <caBundle values> "name" "jwks"|"prometheus").
+*/}}
+{{- define "supersonic.envoy.caFile" -}}
+{{- if or .bundle.configMap .bundle.secret -}}
+/etc/envoy/ca/{{ .name }}/ca.crt
+{{- else -}}
+/etc/ssl/certs/ca-certificates.crt
+{{- end -}}
 {{- end }}

@@ -106,6 +106,6 @@ static_resources:
                   address:
                     socket_address: { address: {{ $jwks.host | toJson }}, port_value: {{ $jwks.port }} }
       {{- if eq $jwks.scheme "https" }}
-      {{- include "supersonic.envoy.upstreamTls" $jwks.host | nindent 6 }}
+      {{- include "supersonic.envoy.upstreamTls" (dict "host" $jwks.host "ca" "/etc/ssl/certs/ca-certificates.crt") | nindent 6 }}
       {{- end }}
 {{- end }}
