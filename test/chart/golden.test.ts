@@ -1,7 +1,8 @@
 /**
  * Golden renders: each case under test/golden/ renders with Helm 4 exactly as committed, Helm 3
- * renders it identically, and every object passes the Kubernetes schema, unknown-field,
- * apiVersion and restricted Pod Security checks.
+ * renders it identically, and every object passes the real API server's validation (a strict
+ * dry run: schemas, CRD schemas, unknown fields), its restricted Pod Security admission (except
+ * the hostPath and nfs volumes a case documents), and the offline apiVersion allow-list.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -2,6 +2,9 @@
  * Runs the real Helm binaries installed by test/tools/install-tools.sh: `helm` (Helm 4) and
  * `helm3` (Helm 3.18). Async on purpose: a synchronous spawn would block in-process servers
  * (chart repositories, registries) that later tests start.
+ *
+ * Offline by default (renders, lint, package): KUBECONFIG is /dev/null, so no command can reach
+ * a real cluster by accident. helmIn() points Helm at one cluster, the test control plane.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,13 +24,18 @@ export interface HelmResult {
   stderr: string;
 }
 
-/** Helm state lives in a throwaway folder, and no kubeconfig can reach a real cluster. */
+/**
+ * Helm state lives in a throwaway folder, and no kubeconfig can reach a real cluster. The
+ * discovery cache (KUBECACHEDIR, otherwise ~/.kube/cache) too: clusters of earlier runs may
+ * have had the same port and other APIs.
+ */
 const helmHome = mkdtempSync(join(tmpdir(), 'supersonic-helm-'));
 const helmEnv = {
   ...process.env,
   HELM_CACHE_HOME: join(helmHome, 'cache'),
   HELM_CONFIG_HOME: join(helmHome, 'config'),
   HELM_DATA_HOME: join(helmHome, 'data'),
+  KUBECACHEDIR: join(helmHome, 'kube-cache'),
   KUBECONFIG: '/dev/null',
 };
 
@@ -39,13 +47,24 @@ export function helmPath(binary: HelmBinary): string {
   return path;
 }
 
-export function helm(binary: HelmBinary, args: string[]): Promise<HelmResult> {
+export interface HelmOptions {
+  /** A kubeconfig Helm may use; without it, Helm sees none (KUBECONFIG=/dev/null). */
+  kubeconfig?: string;
+}
+
+export function helm(binary: HelmBinary, args: string[], options: HelmOptions = {}): Promise<HelmResult> {
+  const env = options.kubeconfig ? { ...helmEnv, KUBECONFIG: options.kubeconfig } : helmEnv;
   return new Promise((resolvePromise) => {
-    execFile(helmPath(binary), args, { env: helmEnv, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(helmPath(binary), args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolvePromise({ code, stdout, stderr });
     });
   });
+}
+
+/** Helm against a real cluster (the test control plane: anything with an admin kubeconfig). */
+export function helmIn(cluster: { kubeconfig: string }, binary: HelmBinary, args: string[]): Promise<HelmResult> {
+  return helm(binary, args, { kubeconfig: cluster.kubeconfig });
 }
 
 export interface RenderOptions {

@@ -6,6 +6,7 @@
  * every mismatch before it fails.
  */
 import type { Cluster } from './cluster/control-plane.ts';
+import { mapLimit } from './map-limit.ts';
 
 type Manifest = Record<string, any>;
 
@@ -66,20 +67,6 @@ export async function subjectAccessReview(cluster: Cluster, subject: Subject, ac
   });
   if (res.status !== 201) throw new Error(`SubjectAccessReview for ${subject.user}, ${describeAccess(access)}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
   return { allowed: res.body.status?.allowed === true, reason: res.body.status?.reason ?? res.body.status?.evaluationError ?? '' };
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping the order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /**

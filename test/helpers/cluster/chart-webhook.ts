@@ -16,9 +16,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHART_DIR, helmPath, type HelmBinary } from '../helm.ts';
+import { CHART_DIR, helmIn } from '../helm.ts';
 import { imageRuntime, launchWebhook, type LaunchedWebhook } from '../webhook-process.ts';
-import { kubeconfigYaml, run, type Cluster, type CommandResult } from './control-plane.ts';
+import { kubeconfigYaml, type Cluster, type CommandResult } from './control-plane.ts';
 
 /** The port of the chart's registration and Service: the API server dials localhost:443. */
 export const REGISTRATION_PORT = 443;
@@ -49,18 +49,6 @@ async function useLocalhost(cluster: Cluster, namespace: string, service: string
     spec: { type: 'ExternalName', externalName: 'localhost', clusterIP: null, clusterIPs: null, selector: null, internalTrafficPolicy: null, ipFamilies: null, ipFamilyPolicy: null, sessionAffinity: null },
   }, { contentType: 'application/merge-patch+json' });
   if (patched.status !== 200) throw new Error(`switching ${service} to ExternalName: ${patched.status} ${JSON.stringify(patched.body)}`);
-}
-
-/** Helm against the cluster, with state of its own in the cluster's folder. */
-export function helmIn(cluster: Cluster, binary: HelmBinary, args: string[]): Promise<CommandResult> {
-  const home = join(cluster.dir, `helm-${binary}`);
-  return run(helmPath(binary), args, undefined, {
-    ...process.env,
-    KUBECONFIG: cluster.kubeconfig,
-    HELM_CACHE_HOME: join(home, 'cache'),
-    HELM_CONFIG_HOME: join(home, 'config'),
-    HELM_DATA_HOME: join(home, 'data'),
-  });
 }
 
 export async function installChartWebhook(cluster: Cluster, options: { namespace: string; release: string; set?: string[] }): Promise<ChartWebhook> {

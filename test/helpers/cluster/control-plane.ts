@@ -187,7 +187,9 @@ async function bringUp(
     start(scheduler);
   }
 
-  const kubectl = (args: string[], input?: string) => run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], input);
+  // kubectl's discovery cache in the cluster's folder, not ~/.kube/cache: an earlier cluster on the same port served other APIs.
+  const kubectlEnv = { ...process.env, KUBECACHEDIR: join(dir, 'kube-cache') };
+  const kubectl = (args: string[], input?: string) => run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], input, kubectlEnv);
   await installCrds(request, options.crds ?? CRD_FOLDERS);
 
   return {

@@ -23,7 +23,10 @@ export async function stopSharedCluster(): Promise<void> {
 
 export interface TestNamespace {
   name: string;
-  /** Deletes the namespace (kube-controller-manager then deletes what is in it). */
+  /**
+   * Deletes the namespace (kube-controller-manager then deletes what is in it), and its pods at
+   * once: a pod bound to a Node waits for its kubelet to confirm it stopped, and there is none.
+   */
   remove(): Promise<void>;
 }
 
@@ -37,6 +40,8 @@ export async function createNamespace(cluster: Cluster, prefix: string, labels: 
     remove: async () => {
       const deleted = await cluster.request('DELETE', `/api/v1/namespaces/${name}`);
       if (deleted.status !== 200 && deleted.status !== 202 && deleted.status !== 404) throw new Error(`deleting namespace ${name}: ${deleted.status}`);
+      // No new pod can be created in a terminating namespace, so one sweep is enough.
+      await cluster.request('DELETE', `/api/v1/namespaces/${name}/pods?gracePeriodSeconds=0`);
     },
   };
 }

@@ -1,25 +1,18 @@
 /**
- * Offline validation of rendered Kubernetes manifests (the objects that
- * `helm template` prints), so chart tests can fail on what a real cluster
- * would reject, without needing a cluster.
+ * Validation of rendered Kubernetes manifests (the objects that `helm template` prints) by the
+ * real API server, so chart tests fail on what a cluster would reject. For every object
+ * `validateManifests` returns every problem it finds (an empty array means "valid"):
  *
- * For every object `validateManifests` runs four independent checks, one file
- * each in this folder, and returns every problem it finds (an empty array
- * means "valid"):
- *
- *   1. apiVersion/kind allow-list + metadata.name format,
- *   2. OpenAPI schema validation with `kubernetes-models`,
- *   3. unknown-field detection against the `@kubernetes/client-node` type maps
- *      (kubernetes-models ignores unknown fields, the API server drops or, with
- *      strict field validation, rejects them),
- *   4. the "restricted" Pod Security Standard for anything with a pod template.
+ *   1. offline: the apiVersion/kind allow-list (APIs served by every supported Kubernetes
+ *      release, which one test server cannot tell),
+ *   2. on the shared test cluster (server-check.ts): a strict dry-run create, which decodes,
+ *      validates and admits the object as a real install would, CRDs included, and the
+ *      restricted Pod Security Standard as Pod Security admission evaluates it.
  */
 import { parseAllDocuments, type Tags } from 'yaml';
-import { ALLOWED_API_VERSIONS, checkApiVersionAllowed, checkMetadataName } from './api-versions.ts';
-import { checkRestrictedPodSecurity } from './pod-security.ts';
-import { checkSchema } from './schema-check.ts';
+import { ALLOWED_API_VERSIONS, checkApiVersionAllowed } from './api-versions.ts';
+import { checkOnServer, type ServerCheckOptions } from './server-check.ts';
 import { isRecord, type Report } from './shared.ts';
-import { checkUnknownFields } from './unknown-fields.ts';
 
 export { ALLOWED_API_VERSIONS };
 
@@ -31,14 +24,7 @@ export interface ManifestProblem {
   message: string;
 }
 
-export interface ValidateOptions {
-  /** hostPath volumes are forbidden even by the baseline profile; pass only with a documented reason. */
-  allowHostPath?: boolean;
-  /** nfs volumes are not in the restricted profile's volume list; pass only with a documented reason. */
-  allowNfs?: boolean;
-  /** Skip the Pod Security check: for users' pods (webhook fixtures), which we do not author. */
-  skipPodSecurity?: boolean;
-}
+export type ValidateOptions = ServerCheckOptions;
 
 /**
  * Splits multi-document YAML (as printed by `helm template`) into objects,
@@ -47,7 +33,7 @@ export interface ValidateOptions {
  * Scalars are resolved the way Kubernetes tooling does (sigs.k8s.io/yaml, i.e.
  * go-yaml v2, YAML 1.1 rules): unquoted `on`/`yes`/`y` are booleans and `0777`
  * is octal. That is what the API server would receive, so a chart that
- * renders `value: on` where a string is meant is caught by the schema check.
+ * renders `value: on` where a string is meant is rejected by the API server.
  * Timestamps and sexagesimal numbers stay strings, as they do in go-yaml v2
  * when decoding into untyped maps.
  */
@@ -77,32 +63,23 @@ function keepGoYamlV2Tags(tags: Tags): Tags {
   });
 }
 
-/** Runs all four checks on every object; returns all problems found (empty = valid). */
+/** Runs the checks on every object; returns all problems found (empty = valid). */
 export async function validateManifests(objects: unknown[], opts: ValidateOptions = {}): Promise<ManifestProblem[]> {
   const problems: ManifestProblem[] = [];
+  const reporterOf = (object: Record<string, unknown>): Report => {
+    const label = describeObject(object);
+    return (path, message) => problems.push({ object: label, path, message });
+  };
+  const toServer: Record<string, unknown>[] = [];
   for (const [index, object] of objects.entries()) {
-    problems.push(...(await validateObject(object, index, opts)));
+    if (!isRecord(object)) {
+      problems.push({ object: `document #${index}`, path: '', message: `expected a Kubernetes object, got a ${describeType(object)}` });
+      continue;
+    }
+    // For an API not on the list, the allow-list's problem already says what to fix.
+    if (checkApiVersionAllowed(object, reporterOf(object))) toServer.push(object);
   }
-  return problems;
-}
-
-async function validateObject(object: unknown, index: number, opts: ValidateOptions): Promise<ManifestProblem[]> {
-  if (!isRecord(object)) {
-    return [{ object: `document #${index}`, path: '', message: `expected a Kubernetes object, got a ${describeType(object)}` }];
-  }
-  const problems: ManifestProblem[] = [];
-  const label = describeObject(object);
-  const report: Report = (path, message) => problems.push({ object: label, path, message });
-
-  const isAllowedKind = checkApiVersionAllowed(object, report);
-  checkMetadataName(object, report);
-  // Schema and field checks need a known model; for a rejected apiVersion the
-  // allow-list problem already says what to fix.
-  if (isAllowedKind) {
-    await checkSchema(object, report);
-    await checkUnknownFields(object, report);
-  }
-  if (!opts.skipPodSecurity) checkRestrictedPodSecurity(object, opts, report);
+  await checkOnServer(toServer, opts, (index) => reporterOf(toServer[index]!));
   return problems;
 }
 
