@@ -73,6 +73,73 @@ decisions('own namespace, kube-system and UPDATE are skipped with their reason',
   assert.equal(await mutatePod(update, deps()), { kind: 'skipped', reason: 'operation' });
 });
 
+decisions('gpu: none beside another GPU annotation of the pod is refused, not silently dropped', async () => {
+  const outcome = await mutatePod(request({ [`${P}gpu`]: 'none', [`${P}gpu-profile`]: '1g.10gb' }), deps());
+  assert.equal(outcome, {
+    kind: 'denied',
+    message: `${P}gpu: none asks for no GPU, but the pod also sets ${P}gpu-profile; set one or the other`,
+  });
+  // gpu-container only says where a GPU would go: with none, there is none to place.
+  const placed = await mutatePod(request({ [`${P}gpu`]: 'none', [`${P}gpu-container`]: 'triton-server' }), deps({ cms: { 'gpu-mps': '1' } }));
+  assert.equal(placed, { kind: 'skipped', reason: 'not-requested' });
+});
+
+/** A second container that already holds a GPU of its own, as an author may write it. */
+const withGpuSidecar = (where: 'containers' | 'initContainers', resource = 'nvidia.com/gpu') => (pod: Record<string, any>) => {
+  const sidecar = { name: 'encoder', image: 'ffmpeg:7', resources: { limits: { [resource]: '1' } }, ...(where === 'initContainers' ? { restartPolicy: 'Always' } : {}) };
+  (pod.spec[where] ??= []).push(sidecar);
+};
+
+decisions('a MIG or MPS ask in a pod where another container holds nvidia.com/gpu is refused', async () => {
+  const asks: Record<string, string>[] = [{ [`${P}gpu-profile`]: '1g.10gb' }, { [`${P}gpu-mps`]: '1' }, { [`${P}gpu-memory`]: '8Gi' }];
+  for (const ask of asks) {
+    for (const where of ['containers', 'initContainers'] as const) {
+      const outcome = await mutatePod(request(ask, withGpuSidecar(where)), deps());
+      assert.is(outcome.kind, 'denied', `${JSON.stringify(ask)} ${where}`);
+      assert.match((outcome as { message: string }).message, /^container encoder already requests nvidia\.com\/gpu; a pod cannot also get a (MIG slice|MPS share) /);
+    }
+  }
+  // Whole GPUs beside whole GPUs are fine, and so is a MIG slice beside another slice.
+  assert.is((await mutatePod(request({ [`${P}gpu`]: '1' }, withGpuSidecar('containers')), deps())).kind, 'mutated');
+  assert.is((await mutatePod(request({ [`${P}gpu-profile`]: '1g.10gb' }, withGpuSidecar('containers', 'nvidia.com/mig-1g.10gb')), deps())).kind, 'mutated');
+});
+
+const inZone = (zone: string) => (pod: Record<string, any>) => (pod.spec.nodeSelector = { 'topology.kubernetes.io/zone': zone });
+
+decisions("a GPU ask the pod's own nodeSelector or node affinity leaves no node for is refused, naming it", async () => {
+  const outcome = await mutatePod(request({ [`${P}gpu-profile`]: '1g.10gb' }, inZone('cern')), deps());
+  assert.is(outcome.kind, 'denied');
+  assert.match((outcome as { message: string }).message, /^the pod's nodeSelector \(topology\.kubernetes\.io\/zone=cern\) matches no node with GPUs; available elsewhere: MIG 1g\.10gb/);
+  const affinity = (pod: Record<string, any>) =>
+    (pod.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['uchicago'] }] }] } } });
+  const whole = await mutatePod(request({ [`${P}gpu`]: '1' }, affinity), deps());
+  assert.match((whole as { message: string }).message, /^the pod's node affinity \(topology\.kubernetes\.io\/zone In \[uchicago\]\) leaves out every node that offers this; /);
+  const malformed = await mutatePod(request({ [`${P}gpu`]: '1' }, (pod) => (pod.spec.nodeSelector = ['ucsd'])), deps());
+  assert.equal(malformed, { kind: 'denied', message: 'malformed pod: spec.nodeSelector is not a map of strings' });
+});
+
+decisions('the ask is resolved among the nodes the pod can land on, and a second pass changes nothing', async () => {
+  // 15Gi: the 1g.20gb slice of the MIG-single node (uchicago) anywhere, the mixed node's 3g.40gb in ucsd.
+  const pinned = request({ [`${P}gpu-memory`]: '15Gi' }, inZone('ucsd'));
+  const outcome = await mutatePod(pinned, deps());
+  assert.equal(gpuOf(outcome), ['/spec/containers/0/resources/limits/nvidia.com~1mig-3g.40gb', '/spec/containers/0/resources/requests/nvidia.com~1mig-3g.40gb']);
+  if (outcome.kind !== 'mutated') return;
+  const patched = fastJsonPatch.applyPatch(structuredClone(pinned.object), outcome.patch, true, false).newDocument;
+  const again = await mutatePod({ ...pinned, object: patched }, deps());
+  assert.equal(again.kind === 'mutated' && again.patch, []);
+});
+
+decisions("an empty node-selector term of the pod's own matches no node, and is left empty", async () => {
+  const terms = (pod: Record<string, any>) =>
+    (pod.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{}, { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['ucsd'] }] }] } } });
+  const outcome = await mutatePod(request({ [`${P}gpu`]: '1' }, terms), deps());
+  if (outcome.kind !== 'mutated') return assert.unreachable(JSON.stringify(outcome));
+  const affinity = outcome.patch.filter((op) => op.path.startsWith('/spec/affinity')).map((op) => op.path);
+  assert.equal(affinity, ['/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/1/matchExpressions/1']);
+  const alone = await mutatePod(request({ [`${P}gpu`]: '1' }, (pod) => (pod.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{}] } } })), deps());
+  assert.match((alone as { message: string }).message, /^the pod's node affinity \(an empty term, which matches no node\) matches no node with GPUs/);
+});
+
 decisions('the request is never changed: each fixture, frozen, still gives its golden pod', async () => {
   // The patch is a diff that skips whatever the copy still shares with the request, which is
   // sound only while mutations never write into the request's own objects; frozen, they cannot.

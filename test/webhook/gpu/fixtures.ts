@@ -1,6 +1,8 @@
 /**
  * Node objects shaped like what the API server returns for GPU nodes labelled by GPU feature
- * discovery, one per MIG/sharing strategy. Not a test file: the .test.ts files import it.
+ * discovery, one per MIG/sharing strategy, with only the labels the webhook reads, so each test
+ * shows what it depends on. operator-nodes.ts has the full label sets the GPU Operator writes.
+ * Not a test file: the .test.ts files import it.
  */
 import type { NodeLike } from '../../../webhook/src/gpu/node-gpus.ts';
 

@@ -8,6 +8,7 @@ const describe = suite('describeNode: one node per strategy');
 describe('MIG mixed: one offer per nvidia.com/mig-* resource with a count, media slice included', () => {
   assert.equal(describeNode(mixedA100()), {
     name: 'mixed-1',
+    labels: mixedA100().metadata!.labels!,
     product: 'NVIDIA-A100-SXM4-80GB',
     memoryMiB: 81920,
     migStrategy: 'mixed',
@@ -34,6 +35,7 @@ describe('MIG mixed with a GPU left whole: that GPU is a whole offer', () => {
 describe('MIG single: nvidia.com/gpu is a slice of the profile in the product label', () => {
   assert.equal(describeNode(singleH100()), {
     name: 'single-1',
+    labels: singleH100().metadata!.labels!,
     product: 'NVIDIA-H100-80GB-HBM3-MIG-3g.40gb',
     memoryMiB: 40192,
     migStrategy: 'single',
@@ -78,6 +80,7 @@ describe('time-sliced MIG slices (mixed) are shared offers, not exclusive slices
 describe('plain GPUs: whole offers with the memory label', () => {
   assert.equal(describeNode(plainL40()), {
     name: 'l40-1',
+    labels: plainL40().metadata!.labels!,
     product: 'NVIDIA-L40',
     memoryMiB: 49152,
     migStrategy: 'none',
@@ -100,7 +103,7 @@ describe('unschedulable (cordoned) nodes offer nothing, by flag or by taint', ()
 });
 
 describe('nodes without GPUs, and malformed nodes, describe to no offers without throwing', () => {
-  assert.equal(describeNode(cpuOnly()), { name: 'cpu-1', migStrategy: 'none', sharing: 'none', offers: [] });
+  assert.equal(describeNode(cpuOnly()), { name: 'cpu-1', labels: { 'kubernetes.io/hostname': 'cpu-1' }, migStrategy: 'none', sharing: 'none', offers: [] });
   const zero = gpuNode('zero', { 'nvidia.com/gpu.product': 'NVIDIA-L40' }, { 'nvidia.com/gpu': '0' });
   assert.equal(describeNode(zero).offers, []);
   const weird = [{}, { metadata: null }, { metadata: { name: 'x', labels: 'oops' }, status: { allocatable: ['nvidia.com/gpu'] }, spec: { taints: 'no' } }];

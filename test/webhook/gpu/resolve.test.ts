@@ -27,10 +27,8 @@ const AVAILABLE =
   'time-sliced GPUs (not isolated, never chosen, up to 40 per node, 1 node)';
 
 const NOT_TIME_SLICED = { key: 'nvidia.com/gpu.sharing-strategy', operator: 'NotIn', values: ['time-slicing'] };
-const WHOLE = [
-  { key: 'nvidia.com/mig.strategy', operator: 'NotIn', values: ['single'] },
-  { key: 'nvidia.com/gpu.sharing-strategy', operator: 'NotIn', values: ['mps', 'time-slicing'] },
-];
+/** Whole GPUs are pinned to the products of the nodes that offer enough of them. */
+const WHOLE = [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L40'] }];
 
 function denied(resolution: Resolution): string {
   assert.is(resolution.ok, false, JSON.stringify(resolution));
@@ -92,6 +90,7 @@ const profile = suite('resolve: named MIG profile');
 profile('mixed is preferred: the per-profile resource, kept off time-sliced nodes', () => {
   assert.equal(resolveGpuRequest({ kind: 'profile', profile: '1g.10gb', count: 1 }, cluster), {
     ok: true,
+    gives: 'mig',
     resources: { 'nvidia.com/mig-1g.10gb': '1' },
     nodeAffinity: [NOT_TIME_SLICED],
     description: 'MIG slice 1g.10gb (nvidia.com/mig-1g.10gb: 1)',
@@ -109,6 +108,7 @@ profile('single only: nvidia.com/gpu pinned to the products named after the prof
   const nodes = [singleH100(), other, plainL40()].map(describeNode);
   assert.equal(resolveGpuRequest({ kind: 'profile', profile: '3g.40gb', count: 1 }, nodes), {
     ok: true,
+    gives: 'mig',
     resources: { 'nvidia.com/gpu': '1' },
     nodeAffinity: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-A100-SXM4-80GB-MIG-3g.40gb', 'NVIDIA-H100-80GB-HBM3-MIG-3g.40gb'] }],
     description: 'MIG slice 3g.40gb on MIG-single nodes (nvidia.com/gpu: 1)',
@@ -145,6 +145,7 @@ const memory = suite('resolve: GPU memory');
 memory('smallest MIG profile that holds it; names are nominal GiB', () => {
   assert.equal(resolveGpuRequest({ kind: 'memory', bytes: 8 * GiB, count: 1 }, cluster), {
     ok: true,
+    gives: 'mig',
     resources: { 'nvidia.com/mig-1g.10gb': '1' },
     nodeAffinity: [NOT_TIME_SLICED],
     description: 'MIG slice 1g.10gb for 8 GiB of GPU memory (nvidia.com/mig-1g.10gb: 1)',
@@ -180,6 +181,7 @@ memory('ties on memory go to fewer slices, then to the slice without media engin
 memory('no MIG profile is big enough: whole GPUs with a memory floor in MiB', () => {
   assert.equal(resolveGpuRequest({ kind: 'memory', bytes: 45 * GiB, count: 1 }, cluster), {
     ok: true,
+    gives: 'whole',
     resources: { 'nvidia.com/gpu': '1' },
     nodeAffinity: [...WHOLE, { key: 'nvidia.com/gpu.memory', operator: 'Gt', values: ['46079'] }],
     description: 'whole GPU with at least 45 GiB of memory (nvidia.com/gpu: 1)',
@@ -190,6 +192,7 @@ memory('counts: a MIG profile that cannot hold the count on one node gives way',
   // 1g.10gb: 6 per node and 3g.40gb: 2 per node cannot hold 7; an L40 node has 8 GPUs.
   assert.equal(resolveGpuRequest({ kind: 'memory', bytes: 8 * GiB, count: 7 }, cluster), {
     ok: true,
+    gives: 'whole',
     resources: { 'nvidia.com/gpu': '7' },
     nodeAffinity: [...WHOLE, { key: 'nvidia.com/gpu.memory', operator: 'Gt', values: ['8191'] }],
     description: '7 whole GPUs with at least 8 GiB of memory (nvidia.com/gpu: 7)',
@@ -214,6 +217,7 @@ const mps = suite('resolve: MPS and whole GPUs');
 mps('an MPS share on an MPS node, under the name the nodes use', () => {
   assert.equal(resolveGpuRequest({ kind: 'mps', count: 1 }, cluster), {
     ok: true,
+    gives: 'mps',
     resources: { 'nvidia.com/gpu': '1' },
     nodeAffinity: [{ key: 'nvidia.com/gpu.sharing-strategy', operator: 'In', values: ['mps'] }],
     description: 'MPS share of a GPU (nvidia.com/gpu: 1)',
@@ -238,6 +242,7 @@ mps('MPS is never a time-sliced replica, and never more than one share', () => {
 mps('whole GPUs: no MIG single, no sharing, the count on one node', () => {
   assert.equal(resolveGpuRequest({ kind: 'whole', count: 2 }, cluster), {
     ok: true,
+    gives: 'whole',
     resources: { 'nvidia.com/gpu': '2' },
     nodeAffinity: WHOLE,
     description: '2 whole GPUs (nvidia.com/gpu: 2)',
@@ -249,10 +254,22 @@ mps('whole GPUs: no MIG single, no sharing, the count on one node', () => {
 
 mps('whole GPUs are not MIG slices, MPS shares or replicas', () => {
   const nodes = [mixedA100(), singleH100(), mpsNode(), timeSlicedT4()].map(describeNode);
-  assert.match(denied(resolveGpuRequest({ kind: 'whole', count: 1 }, nodes)), /^no node offers whole GPUs \(without MIG single or sharing\); available: MIG 1g\.10gb/);
-  assert.is(denied(resolveGpuRequest({ kind: 'whole', count: 1 }, [])), 'no node offers whole GPUs (without MIG single or sharing); available: no GPUs on schedulable nodes');
+  assert.match(denied(resolveGpuRequest({ kind: 'whole', count: 1 }, nodes)), /^no node offers whole GPUs \(rather than MIG slices, MPS shares or time-sliced replicas\); available: MIG 1g\.10gb/);
+  assert.is(
+    denied(resolveGpuRequest({ kind: 'whole', count: 1 }, [])),
+    'no node offers whole GPUs (rather than MIG slices, MPS shares or time-sliced replicas); available: no GPUs on schedulable nodes',
+  );
   const cordoned = describeNode(gpuNode('c', {}, { 'nvidia.com/gpu': '8' }, { unschedulable: true }));
   assert.is(resolveGpuRequest({ kind: 'whole', count: 1 }, [cordoned]).ok, false);
+});
+
+mps('whole GPUs on nodes without GPU feature discovery are pinned to nodes without a product label, when no labelled node fits', () => {
+  const bare = gpuNode('bare', {}, { 'nvidia.com/gpu': '8' });
+  const nodes = [plainL40('l40-1'), bare].map(describeNode);
+  const four = resolveGpuRequest({ kind: 'whole', count: 4 }, nodes);
+  assert.equal(four.ok && four.nodeAffinity, WHOLE, 'a labelled node fits: by product');
+  const eight = resolveGpuRequest({ kind: 'whole', count: 8 }, nodes);
+  assert.equal(eight.ok && eight.nodeAffinity, [{ key: 'nvidia.com/gpu.product', operator: 'DoesNotExist' }]);
 });
 
 mps('affinity arrays are fresh objects each time (callers add them to pods)', () => {

@@ -48,7 +48,7 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   const ctx: MutationContext = { namespace, asks, config: deps.config };
 
   const results: [string, MutationResult][] = [
-    ['gpu', injectGpu(pod, ctx, deps.gpuNodes())],
+    ['gpu', injectGpu(pod, ctx, deps.gpuNodes(), original.spec)],
     ['cvmfs', await injectCvmfs(pod, ctx, deps.claimExists)],
     ['auth', injectAuthSidecar(pod, ctx)],
   ];
@@ -114,7 +114,8 @@ const GPU_KEYS: string[] = [...GPU_REQUEST_ANNOTATIONS];
 
 /**
  * Our annotations on the pod, over the namespace's defaults, without the prefix. A pod turns a
- * default off with `gpu: none` or `cvmfs-repositories: none` (and `auth: disabled`).
+ * default off with `gpu: none` or `cvmfs-repositories: none` (and `auth: disabled`). `gpu: none`
+ * beside another GPU request is kept, for the GPU mutation to refuse: which one was meant?
  */
 function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: string): Record<string, string> {
   const own: Record<string, string> = {};
@@ -130,7 +131,9 @@ function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: str
     if (typeof value === 'string' && !(podChoosesGpu && GPU_KEYS.includes(key))) asks[key] = value;
   }
   Object.assign(asks, own);
-  if (asks[ANNOTATIONS.gpu] === 'none') for (const key of [...GPU_KEYS, ANNOTATIONS.gpuContainer]) delete asks[key];
+  if (asks[ANNOTATIONS.gpu] === 'none' && GPU_KEYS.every((key) => key === ANNOTATIONS.gpu || asks[key] === undefined)) {
+    for (const key of [...GPU_KEYS, ANNOTATIONS.gpuContainer]) delete asks[key];
+  }
   if (asks[ANNOTATIONS.cvmfsRepositories] === 'none') delete asks[ANNOTATIONS.cvmfsRepositories];
   if (asks[ANNOTATIONS.auth] === 'disabled') delete asks[ANNOTATIONS.auth];
   return asks;

@@ -37,6 +37,12 @@ export type Sharing = 'none' | 'mps' | 'time-slicing';
 
 export interface DescribedNode {
   name: string;
+  /**
+   * All of the node's labels, for matching a pod's own nodeSelector and node affinity. GFD's
+   * labels stay put between its runs (its timestamp is taken once per start), so keeping them
+   * does not turn every relabel pass into a new snapshot.
+   */
+  labels: Record<string, string>;
   product?: string;
   /** `nvidia.com/gpu.memory`: per GPU, or per slice under the MIG single strategy. */
   memoryMiB?: number;
@@ -63,7 +69,7 @@ export function describeNode(node: NodeLike): DescribedNode {
   // Renamed replicas without a label: time-slicing, the weaker guarantee (MPS needs its label).
   const sharing: Sharing = labelled === 'none' && counts.some(([r]) => r.endsWith('.shared')) ? 'time-slicing' : labelled;
 
-  const described: DescribedNode = { name: String(node?.metadata?.name ?? ''), migStrategy, sharing, offers: [] };
+  const described: DescribedNode = { name: String(node?.metadata?.name ?? ''), labels, migStrategy, sharing, offers: [] };
   if (product) described.product = product;
   if (memoryMiB !== undefined) described.memoryMiB = memoryMiB;
   if (node?.spec?.unschedulable === true || isCordoned(node)) return described; // nothing new lands there
@@ -100,12 +106,17 @@ function offerFor(
   // nvidia.com/gpu or nvidia.com/gpu.shared. MPS only ever shares whole GPUs.
   if (labelled === 'mps') return { kind: 'mps', resource, count };
   if (replicated) return { kind: 'shared', resource, count };
-  if (migStrategy === 'single') {
-    // GFD writes `<model>-MIG-<profile>`; `-MIG-INVALID` (mixed layouts) offers nothing usable.
-    const parsed = parseMigProfile(/-MIG-(.+)$/.exec(product ?? '')?.[1] ?? '');
+  // The strategy label does not say whether MIG is on: the GPU Operator's default policy writes
+  // `single` on every GPU node, an L40S or an A100 with MIG off included (and `mig.capable`,
+  // `mig.config=all-disabled` do not tell either). What the node offers does: under single, GFD
+  // names the product after the slices, `<model>-MIG-<profile>`; `-MIG-INVALID` (mismatched
+  // layouts) offers nothing usable.
+  const migSuffix = /-MIG-(.+)$/.exec(product ?? '');
+  if (migStrategy === 'single' && migSuffix) {
+    const parsed = parseMigProfile(migSuffix[1]!);
     return parsed ? { kind: 'mig', profile: migProfileName(parsed), resource, count } : undefined;
   }
-  // Under the mixed strategy, GPUs with MIG disabled are still advertised as nvidia.com/gpu.
+  // Whole GPUs: MIG off (whatever the strategy), or left out of MIG on a mixed node.
   const offer: Offer = { kind: 'whole', resource, count };
   if (memoryMiB !== undefined) offer.memoryMiB = memoryMiB;
   return offer;

@@ -5,7 +5,7 @@
  * resource name means different things on different nodes (see node-gpus.ts).
  */
 import { isKnownMigProfile, migProfileName, parseMigProfile } from '../shared/gpu-catalogue.ts';
-import { GPU, GPU_SHARED, LABEL_MEMORY, LABEL_MIG_STRATEGY, LABEL_PRODUCT, LABEL_SHARING, type DescribedNode, type Offer } from './node-gpus.ts';
+import { GPU, GPU_SHARED, LABEL_MEMORY, LABEL_PRODUCT, LABEL_SHARING, type DescribedNode, type Offer } from './node-gpus.ts';
 import { GPU_REQUEST_ANNOTATIONS, PREFIX } from '../annotations.ts';
 
 export type GpuRequest =
@@ -22,8 +22,11 @@ export type MatchExpression = {
 };
 
 export type Resolution =
-  /** nodeAffinity: expressions to AND into every required node-selector term of the pod. */
-  | { ok: true; resources: Record<string, string>; nodeAffinity?: MatchExpression[]; description: string }
+  /**
+   * gives: what the pod gets, which other GPU requests in the pod it can live with.
+   * nodeAffinity: expressions to AND into every required node-selector term of the pod.
+   */
+  | { ok: true; gives: 'mig' | 'mps' | 'whole'; resources: Record<string, string>; nodeAffinity?: MatchExpression[]; description: string }
   | { ok: false; message: string };
 
 const GiB = 2 ** 30;
@@ -38,6 +41,10 @@ export function parseGpuAnnotations(asks: Record<string, string> | undefined): {
   const set = GPU_REQUEST_ANNOTATIONS.filter((name) => typeof asks?.[name] === 'string');
   if (set.length === 0) return {};
   if (set.length > 1) {
+    if (asks!.gpu === 'none') {
+      const others = set.filter((name) => name !== 'gpu').map((name) => PREFIX + name);
+      return { error: `${PREFIX}gpu: none asks for no GPU, but the pod also sets ${others.join(' and ')}; set one or the other` };
+    }
     return { error: `set only one GPU annotation; found ${set.map((name) => PREFIX + name).join(' and ')}` };
   }
   const name = set[0]!;
@@ -117,6 +124,7 @@ function resolveProfile(profileText: string, count: number, nodes: readonly Desc
     const resource = mixed[0]!.offer.resource;
     return {
       ok: true,
+      gives: 'mig',
       resources: { [resource]: String(count) },
       // A time-slicing config may replicate MIG slices under the same name: keep off those nodes.
       nodeAffinity: [{ key: LABEL_SHARING, operator: 'NotIn', values: ['time-slicing'] }],
@@ -129,6 +137,7 @@ function resolveProfile(profileText: string, count: number, nodes: readonly Desc
     const products = [...new Set(single.map((hit) => hit.node.product!))].sort();
     return {
       ok: true,
+      gives: 'mig',
       resources: { [GPU]: String(count) },
       nodeAffinity: [{ key: LABEL_PRODUCT, operator: 'In', values: products }],
       description: `${plural(count, 'MIG slice')} ${profile}${why} on MIG-single nodes (${GPU}: ${count})`,
@@ -158,8 +167,11 @@ function resolveMemory(bytes: number, count: number, nodes: readonly DescribedNo
   if (whole.length > 0) {
     return {
       ok: true,
+      gives: 'whole',
       resources: { [GPU]: String(count) },
-      nodeAffinity: [...wholeGpuExpressions(), { key: LABEL_MEMORY, operator: 'Gt', values: [String(needMiB - 1)] }],
+      // The memory floor as well: the same product may report a little less memory on one node
+      // than on another (ECC on or off, say).
+      nodeAffinity: [wholeGpuProducts(whole), { key: LABEL_MEMORY, operator: 'Gt', values: [String(needMiB - 1)] }],
       description: `${plural(count, 'whole GPU')} with at least ${wanted} of memory (${GPU}: ${count})`,
     };
   }
@@ -181,6 +193,7 @@ function resolveMps(count: number, nodes: readonly DescribedNode[]): Resolution 
   const resource = shared * 2 >= offered.length ? GPU_SHARED : GPU;
   return {
     ok: true,
+    gives: 'mps',
     resources: { [resource]: '1' },
     nodeAffinity: [{ key: LABEL_SHARING, operator: 'In', values: ['mps'] }],
     description: `MPS share of a GPU (${resource}: 1)`,
@@ -188,24 +201,28 @@ function resolveMps(count: number, nodes: readonly DescribedNode[]): Resolution 
 }
 
 /**
- * nvidia.com/gpu is a whole GPU only where MIG is not `single` and nothing replicates GPUs
- * (NotIn also matches nodes without the label). Fresh objects each time: callers mutate pods.
+ * Pins a whole-GPU pod to the products of the nodes that offer enough whole GPUs. Excluding
+ * MIG-single nodes by their strategy label would exclude every GPU node of a GPU Operator
+ * cluster (its default policy labels them all `single`); the product tells, as GFD appends
+ * `-MIG-<profile>` under single and `-SHARED` under sharing, so a product of whole GPUs is never
+ * a slice or a share elsewhere. Nodes without GPU feature discovery have no product label; they
+ * are pinned as such only when no labelled node fits. A fresh object: callers mutate pods.
  */
-function wholeGpuExpressions(): MatchExpression[] {
-  return [
-    { key: LABEL_MIG_STRATEGY, operator: 'NotIn', values: ['single'] },
-    { key: LABEL_SHARING, operator: 'NotIn', values: ['mps', 'time-slicing'] },
-  ];
+function wholeGpuProducts(fitting: Array<{ node: DescribedNode }>): MatchExpression {
+  const products = [...new Set(fitting.map((hit) => hit.node.product).filter((product) => product !== undefined))].sort();
+  return products.length > 0 ? { key: LABEL_PRODUCT, operator: 'In', values: products } : { key: LABEL_PRODUCT, operator: 'DoesNotExist' };
 }
 
 function resolveWhole(count: number, nodes: readonly DescribedNode[]): Resolution {
   const offered = hits(nodes, 'whole');
-  if (offered.length === 0) return fail('no node offers whole GPUs (without MIG single or sharing)', nodes);
-  if (maxCount(offered) < count) return fail(`no node has ${count} whole GPUs allocatable (at most ${maxCount(offered)} on one node)`, nodes);
+  if (offered.length === 0) return fail('no node offers whole GPUs (rather than MIG slices, MPS shares or time-sliced replicas)', nodes);
+  const fitting = offered.filter((hit) => hit.offer.count >= count);
+  if (fitting.length === 0) return fail(`no node has ${count} whole GPUs allocatable (at most ${maxCount(offered)} on one node)`, nodes);
   return {
     ok: true,
+    gives: 'whole',
     resources: { [GPU]: String(count) },
-    nodeAffinity: wholeGpuExpressions(),
+    nodeAffinity: [wholeGpuProducts(fitting)],
     description: `${plural(count, 'whole GPU')} (${GPU}: ${count})`,
   };
 }

@@ -2,16 +2,20 @@
  * GPUs: a pod asks for a MIG profile, an amount of GPU memory, MPS shares or whole GPUs; the
  * webhook writes the resource the cluster's nodes actually offer for it (its name depends on
  * each node's MIG and sharing strategy), into one container's requests and limits, with the
- * node affinity that keeps the pod where that resource means what was asked. A request nothing
- * can satisfy is refused, saying what is available, instead of a pod Pending forever.
+ * node affinity that keeps the pod where that resource means what was asked. The choice is made
+ * among the nodes the pod's own nodeName, nodeSelector and node affinity allow. A request that
+ * cannot be satisfied there is refused, saying what is available, instead of a pod Pending
+ * forever; so is one that no node could give alongside another container's nvidia.com/gpu.
  */
 import { ANNOTATIONS, DEFAULT_CONTAINER_ANNOTATION, PREFIX } from '../annotations.ts';
+import { readNodeConstraints } from '../gpu/node-constraints.ts';
+import { GPU, type DescribedNode } from '../gpu/node-gpus.ts';
 import { resolveGpuRequestCached } from '../gpu/resolve-cached.ts';
-import { parseGpuAnnotations, type MatchExpression } from '../gpu/resolve.ts';
-import type { DescribedNode } from '../gpu/node-gpus.ts';
+import { parseGpuAnnotations, type MatchExpression, type Resolution } from '../gpu/resolve.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';
 
-export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes: DescribedNode[]): MutationResult {
+/** `scheduling`: the request's own pod spec, for the node constraints the copy does not carry. */
+export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes: DescribedNode[], scheduling: unknown): MutationResult {
   const parsed = parseGpuAnnotations(ctx.asks);
   if (parsed.error) return { ...nothing, denied: parsed.error };
   if (!parsed.request) return nothing;
@@ -23,8 +27,12 @@ export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes:
   // Per-item check: a container that already has an NVIDIA resource keeps it (ours or its author's).
   if (existing.length) return { injected: true, warnings: [`container ${container.name} already requests ${existing.join(', ')}; left as is`] };
 
-  const resolved = resolveGpuRequestCached(parsed.request, nodes);
+  const { constraints, error } = readNodeConstraints(scheduling);
+  if (error) return { ...nothing, denied: `malformed pod: ${error}` };
+  const resolved = resolveGpuRequestCached(parsed.request, nodes, constraints);
   if (!resolved.ok) return { ...nothing, denied: resolved.message };
+  const clash = clashingGpu(pod, container, resolved);
+  if (clash) return { ...nothing, denied: clash };
   container.resources ??= {};
   container.resources.limits = { ...container.resources.limits, ...resolved.resources };
   container.resources.requests = { ...container.resources.requests, ...resolved.resources };
@@ -42,8 +50,26 @@ function targetContainer(pod: Record<string, any>, ctx: MutationContext): Record
 }
 
 /**
+ * nvidia.com/gpu is a whole GPU, a MIG slice (single strategy) or an MPS share depending on the
+ * node, so a pod where another container (init containers included) holds it cannot also get
+ * a slice or a share: no node gives one pod both, and it would stay Pending.
+ */
+function clashingGpu(pod: Record<string, any>, target: Record<string, any>, resolved: Extract<Resolution, { ok: true }>): string | undefined {
+  if (resolved.gives === 'whole') return undefined;
+  const others = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) => c !== target);
+  const holder = others.find((c) => c?.resources?.limits?.[GPU] !== undefined || c?.resources?.requests?.[GPU] !== undefined);
+  if (!holder) return undefined;
+  const what = resolved.gives === 'mig' ? 'MIG slice' : 'MPS share';
+  return (
+    `container ${holder.name} already requests ${GPU}; a pod cannot also get a ${what} (${Object.keys(resolved.resources).join(', ')}): ` +
+    `${GPU} means a whole GPU, a MIG slice or an MPS share depending on the node, and no node gives one pod two of these; ask for the pod's GPU in one container`
+  );
+}
+
+/**
  * Adds expressions to every required node-selector term (terms are ORed, expressions ANDed, so
  * each term must carry them), or makes the first term. An expression already there is kept once.
+ * An empty term matches no node, and is left so: with our expressions it would match some.
  */
 function requireNodeExpressions(pod: Record<string, any>, expressions: readonly MatchExpression[]): void {
   const affinity = (pod.spec.affinity ??= {});
@@ -52,6 +78,7 @@ function requireNodeExpressions(pod: Record<string, any>, expressions: readonly 
   required.nodeSelectorTerms ??= [];
   if (required.nodeSelectorTerms.length === 0) required.nodeSelectorTerms.push({});
   for (const term of required.nodeSelectorTerms) {
+    if (required.nodeSelectorTerms.length > 1 && !term?.matchExpressions?.length && !term?.matchFields?.length) continue;
     term.matchExpressions ??= [];
     for (const expression of expressions) {
       const same = term.matchExpressions.some((e: any) => JSON.stringify(e) === JSON.stringify(expression));
