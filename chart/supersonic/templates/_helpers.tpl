@@ -51,6 +51,26 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
+Fails the render when a Deployment of this name already exists with other selector labels, which
+Kubernetes would refuse to change ("field is immutable") half-way through the upgrade. That is
+what a SuperSONIC 0.3.1 release with nameOverride has: its selectors carry the instance name
+where this chart's carry the release name. `lookup` sees nothing in `helm template` and
+client-side dry runs, so only a real install or upgrade is checked.
+Call with (dict "root" $ "component" "triton" "name" <Deployment name>).
+*/}}
+{{- define "supersonic.validateSelector" -}}
+{{- $existing := lookup "apps/v1" "Deployment" .root.Release.Namespace .name -}}
+{{- if $existing -}}
+{{- $current := $existing.spec.selector.matchLabels | default dict -}}
+{{- $wanted := include "supersonic.selectorLabels" (dict "root" .root "component" .component) | fromYaml -}}
+{{- if not (eq (toJson $current) (toJson $wanted)) -}}
+{{- $ns := .root.Release.Namespace -}}
+{{- fail (printf "Deployment %s in namespace %s selects its pods by %s, and this chart selects them by %s (the release name, not nameOverride, as SuperSONIC 0.3.1 did). Kubernetes cannot change a Deployment's selector, so the upgrade would stop half-way. Delete the old Deployments without their pods, upgrade, then delete the old ReplicaSets once the new pods are ready: kubectl -n %s delete deployment -l app.kubernetes.io/instance=%s --cascade=orphan; helm upgrade ...; kubectl -n %s delete replicaset -l app.kubernetes.io/instance=%s" .name $ns (toJson $current) (toJson $wanted) $ns (index $current "app.kubernetes.io/instance" | default "<old instance>") $ns (index $current "app.kubernetes.io/instance" | default "<old instance>")) -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
 All labels of one component's objects: commonLabels, then extra labels given by the caller,
 then the standard set, which wins on conflict so selectors always match.
 Call with (dict "root" $ "component" "triton") and optionally "extra" (a map).
