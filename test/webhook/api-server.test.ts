@@ -244,6 +244,27 @@ e2e('failurePolicy: Fail refuses pods while the webhook is down; Ignore (after h
   }
 });
 
+e2e('helm uninstall leaves no Secret or Lease the webhook created: they belong to its registration, and garbage collection follows it', async ({ cluster, webhook }) => {
+  const ns = webhook.namespace;
+  const tlsSecret = await cluster.request('GET', `/api/v1/namespaces/${ns}/secrets?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dsupersonic-webhook`);
+  assert.is(tlsSecret.body.items.length, 1, 'the webhook wrote its TLS Secret');
+  const leases = await cluster.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`);
+  assert.is(leases.body.items.length, 1, 'and its Lease');
+  for (const object of [tlsSecret.body.items[0], leases.body.items[0]]) {
+    assert.equal(object.metadata.ownerReferences?.map((o: any) => `${o.kind}/${o.name}`), [`MutatingWebhookConfiguration/${webhook.configuration}`], object.metadata.name);
+  }
+  await webhook.remove();
+  await eventually(
+    async () => [
+      ...(await cluster.request('GET', `/api/v1/namespaces/${ns}/secrets?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dsupersonic-webhook`)).body.items,
+      ...(await cluster.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`)).body.items,
+    ].map((o: any) => `${o.kind ?? ''}${o.metadata.name}`),
+    (left) => left.length === 0,
+    'garbage collection to delete the Secret and the Lease',
+    60_000,
+  );
+});
+
 e2e.run();
 
 /** How often the API server called the webhook, from the process's own metrics. */

@@ -12,7 +12,7 @@
  * resourceVersion: a 409 means another replica won the round.
  */
 import { performance } from 'node:perf_hooks';
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1OwnerReference } from '@kubernetes/client-node';
 
 export interface LeaseLockOptions {
   kubeConfig: KubeConfig;
@@ -20,6 +20,8 @@ export interface LeaseLockOptions {
   name: string;
   identity: string;
   durationMs: number;
+  /** The owner a new Lease names, so garbage collection removes it with its owner. */
+  owner?: () => Promise<V1OwnerReference | undefined>;
 }
 
 export class LeaseLock {
@@ -58,7 +60,7 @@ export class LeaseLock {
     }
     const sentAt = performance.now();
     try {
-      const body = this.body(lease);
+      const body = this.body(lease, lease ? undefined : await this.options.owner?.());
       const saved = lease
         ? await this.api.replaceNamespacedLease({ name, namespace, body })
         : await this.api.createNamespacedLease({ namespace, body });
@@ -84,14 +86,14 @@ export class LeaseLock {
     return true;
   }
 
-  private body(existing: V1Lease | undefined): V1Lease {
+  private body(existing: V1Lease | undefined, owner?: V1OwnerReference): V1Lease {
     const { namespace, name, identity, durationMs } = this.options;
     const mine = existing?.spec?.holderIdentity === identity;
     const wall = new V1MicroTime(Date.now()); // MicroTime: the API server wants microseconds
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: existing?.metadata ?? { name, namespace },
+      metadata: existing?.metadata ?? { name, namespace, ...(owner ? { ownerReferences: [owner] } : {}) },
       spec: {
         holderIdentity: identity,
         // Rounded up, so others never count us gone before we stop acting as holder.

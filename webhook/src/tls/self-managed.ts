@@ -17,6 +17,7 @@ import {
   setHeaderOptions,
   Watch,
   type KubeConfig,
+  type V1OwnerReference,
   type V1Secret,
 } from '@kubernetes/client-node';
 import {
@@ -125,6 +126,7 @@ export class SelfManagedTls {
       name: this.leaseName,
       identity: options.identity,
       durationMs: this.leaseDurationMs,
+      owner: () => this.owner(),
     });
     // A certificate that is due for renewal the moment it is issued would be reissued on every check.
     if (this.renewBeforeMs >= this.validityMs) throw new Error('renewBeforeDays must be smaller than certValidityDays');
@@ -244,7 +246,7 @@ export class SelfManagedTls {
       const body: V1Secret = {
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: secret?.metadata ?? { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'supersonic-webhook' } },
+        metadata: secret?.metadata ?? { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'supersonic-webhook' }, ...(await this.ownedBy()) },
         type: secret?.type ?? 'kubernetes.io/tls', // type is immutable: keep whatever exists
         data: { ...secret?.data, ...encodeData(plan.next) },
       };
@@ -282,6 +284,23 @@ export class SelfManagedTls {
     const next = { ...leaf, ca: caBundle.join(''), caKey: ca.key };
     if (!reason && next.ca === stored.ca) return undefined;
     return { next, reason: reason ?? 'expired previous CA removed from the bundle', overlap };
+  }
+
+  /**
+   * What the Secret and the Lease we create belong to: our MutatingWebhookConfiguration, which
+   * the chart installs and `helm uninstall` deletes, so garbage collection then deletes them
+   * too (a namespaced object may have a cluster-scoped owner). Helm never knew them, so it
+   * could not. Without the configuration (yet), they are created without an owner.
+   */
+  private async owner(): Promise<V1OwnerReference | undefined> {
+    const name = this.options.webhookConfigurationName;
+    const uid = (await orUndefinedOn404(this.admission.readMutatingWebhookConfiguration({ name })))?.metadata?.uid;
+    return uid ? { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name, uid } : undefined;
+  }
+
+  private async ownedBy(): Promise<{ ownerReferences?: V1OwnerReference[] }> {
+    const owner = await this.owner();
+    return owner ? { ownerReferences: [owner] } : {};
   }
 
   /** Every webhook that calls our Service gets our CA bundle; patched only where it differs. */
