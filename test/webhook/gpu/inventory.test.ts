@@ -194,6 +194,40 @@ gone('an ERROR event (410 Gone: resourceVersion too old) makes it re-list', asyn
   }
 });
 
+gone('a successful list resets the back-off: a watch that fails after many failed lists waits the short delay, not the longest', async () => {
+  // Lists fail five times (the API server restarting, say), then succeed; every watch is refused.
+  let lists = 0;
+  const server = createServer((req, res) => {
+    if (req.url?.includes('watch=true')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version' } }) + '\n');
+      return;
+    }
+    lists++;
+    if (lists <= 5) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 503, message: 'starting' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: String(lists) }, items: [plainL40('l40')] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const inventory = new NodeInventory({ initialBackoffMs: 5, maxBackoffMs: 40 });
+  try {
+    const started = inventory.start(loadKubeConfig(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    await until(() => inventory.status().failures >= 5, 'five failed lists');
+    await started; // the sixth list succeeds
+    await until(() => inventory.status().errors >= 6, 'the refused watch after the good list');
+    // 0 or 1 from now on (each good list resets it, each refused watch adds one); 6 and growing without the reset.
+    assert.ok(inventory.status().failures <= 1, `failures in a row: ${inventory.status().failures}`);
+  } finally {
+    inventory.stop();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 gone.run();
 
 const unreachable = suite('NodeInventory without an API server');

@@ -31,6 +31,8 @@ export interface InventoryStatus {
   /** Watch events applied (added, modified, deleted nodes). */
   events: number;
   errors: number;
+  /** Failures in a row since the last healthy round; the back-off before the next grows with it. */
+  failures: number;
 }
 
 const NODES = '/api/v1/nodes';
@@ -45,6 +47,7 @@ export class NodeInventory {
   private lists = 0;
   private events = 0;
   private errors = 0;
+  private failures = 0;
   /** Ends the current watch or backoff sleep; set while one is running. */
   private interrupt: (() => void) | undefined;
   private running: Promise<void> | undefined;
@@ -89,31 +92,32 @@ export class NodeInventory {
   }
 
   status(): InventoryStatus {
-    return { ready: this.isReady, watching: this.isWatching, lists: this.lists, events: this.events, errors: this.errors };
+    return { ready: this.isReady, watching: this.isWatching, lists: this.lists, events: this.events, errors: this.errors, failures: this.failures };
   }
 
   private async run(kubeConfig: KubeConfig, onFirstList: () => void): Promise<void> {
     const api = kubeConfig.makeApiClient(CoreV1Api);
     const watch = new Watch(kubeConfig);
-    let failures = 0;
     while (!this.stopped) {
       try {
         const resourceVersion = await this.list(api);
         if (this.stopped) break;
+        // The API server answers again: whatever failed before, the back-off starts over.
+        this.failures = 0;
         this.isReady = true;
         onFirstList();
         const started = Date.now();
         const error = await this.watchOnce(watch, resourceVersion);
         // A watch the server closed normally after a while is healthy; one that errored or
         // closed at once (a misbehaving proxy, say) counts as a failure so retries slow down.
-        failures = error === undefined && Date.now() - started > 1000 ? 0 : failures + 1;
+        this.failures = error === undefined && Date.now() - started > 1000 ? 0 : this.failures + 1;
         if (error !== undefined) this.report(error);
       } catch (err) {
-        failures++;
+        this.failures++;
         this.report(err);
       }
       if (this.stopped) break;
-      await this.sleep(this.backoff(failures));
+      await this.sleep(this.backoff(this.failures));
     }
     onFirstList(); // a caller awaiting start() is not left hanging after stop()
   }
