@@ -20,7 +20,7 @@ DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
 DEMO_RELEASE ?= supersonic
 DEMO_NAMESPACE ?= cms
 
-.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle demo clean
+.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle package publish-oci demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,14 @@ test: setup typecheck verify unit ## Everything CI runs: type-check, generated f
 bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput and latency against a baseline in the same run, memory of the real process
 	node test/bench/webhook.bench.ts
 
+package: verify helm-node ## The chart as a Helm repository in dist/: archive, index.yaml, values schema, Artifact Hub files (MERGE_INDEX=<old index.yaml> keeps older versions)
+	node generator/src/package-chart.ts dist
+
+# REGISTRY: where to push, e.g. ghcr.io/fastmachinelearning/charts; PLAIN_HTTP=1 for a registry without TLS.
+publish-oci: package ## Push the chart archive in dist/ to an OCI registry: make publish-oci REGISTRY=<host>/<path>
+	@test -n "$(REGISTRY)" || { echo "make publish-oci: set REGISTRY=<host>/<path>, e.g. ghcr.io/fastmachinelearning/charts"; exit 2; }
+	helm push dist/supersonic-*.tgz oci://$(REGISTRY) $(if $(PLAIN_HTTP),--plain-http,)
+
 bundle: node_modules/.package-lock.json ## Build the webhook's image entry point into webhook/dist (as the Dockerfile's build stage does)
 	node webhook/bundle.ts
 
@@ -78,4 +86,4 @@ demo: node_modules/.package-lock.json helm-node generate ## Generate the chart, 
 	node test/demo/webhook.ts
 
 clean: ## Remove installed tools, scratch output and the webhook bundle
-	rm -rf .tools .out webhook/dist
+	rm -rf .tools .out webhook/dist dist

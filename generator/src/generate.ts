@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Publish } from './schema/types.ts';
 import { loadSchema } from './schema/load.ts';
 import { lintSchema } from './schema/lint.ts';
 import { walkValues } from './schema/walk.ts';
@@ -20,6 +22,27 @@ export class GeneratorError extends Error {
 }
 
 export const CHART_DIR = 'chart/supersonic';
+
+/**
+ * Where the published values schema of this chart version lives (`make package` writes it
+ * there in dist/): the `$schema` line of values.yaml names it, so every `helm show values` copy
+ * still finds its schema outside this repository.
+ */
+export function schemaUrl(publish: Publish, chart: Record<string, unknown>): string {
+  return `${publish.helmRepository}/${schemaFileName(chart)}`;
+}
+
+export function schemaFileName(chart: Record<string, unknown>): string {
+  return `schemas/${String(chart.name)}-${String(chart.version)}.values.schema.json`;
+}
+
+/** package.json's version is npm's copy of the chart version, which x-chart holds: they must agree. */
+function checkPackageVersion(repoRoot: string, chart: Record<string, unknown>): void {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  if (pkg.version !== chart.version) {
+    throw new GeneratorError([`package.json's version (${pkg.version}) is not the chart's (${String(chart.version)}, x-chart.version in schema/root.yaml): set it to ${String(chart.version)}`], 'versions disagree');
+  }
+}
 /** Folders whose whole content is generated: files in them that we no longer produce are removed. */
 export const OWNED_DIRS = [CHART_DIR, 'generator/generated'];
 
@@ -29,18 +52,21 @@ export const OWNED_DIRS = [CHART_DIR, 'generator/generated'];
  */
 export async function generateAll(repoRoot: string): Promise<Map<string, string>> {
   const schema = loadSchema(join(repoRoot, 'schema/root.yaml'));
+  if (!schema.publish) throw new GeneratorError(['schema/root.yaml has no x-publish map: say where the chart is published (helmRepository, ociRepository, docs)'], 'schema/ breaks the authoring rules');
+  const publish = schema.publish;
   const lint = lintSchema(schema.root);
   if (lint.length) throw new GeneratorError(lint, 'schema/ breaks the authoring rules');
 
   const keys = walkValues(schema.root);
-  const model = buildModel(schema, keys);
+  const model = buildModel(schema, publish, keys);
   const files = new Map<string, string>();
   const add = (prefix: string, rendered: Map<string, string>) => {
     for (const [path, content] of rendered) files.set(`${prefix}/${path}`, content);
   };
 
-  files.set(`${CHART_DIR}/Chart.yaml`, renderChartYaml(schema.chart));
-  files.set(`${CHART_DIR}/values.yaml`, renderValuesYaml(schema.root, keys));
+  checkPackageVersion(repoRoot, schema.chart);
+  files.set(`${CHART_DIR}/Chart.yaml`, renderChartYaml(schema.chart, keys));
+  files.set(`${CHART_DIR}/values.yaml`, renderValuesYaml(schema.root, keys, schemaUrl(publish, schema.chart)));
   files.set(`${CHART_DIR}/values.schema.json`, renderValuesSchema(schema.root));
   const chartFiles = renderTemplateTree(join(repoRoot, 'generator/templates/chart'), model);
   add(CHART_DIR, chartFiles);

@@ -17,6 +17,18 @@ load('replaces a file $ref with the file, keeping keywords written beside the re
   assert.equal(meta, chart);
 });
 
+load('${chartVersion} and ${appVersion} in any string become x-chart\'s versions; an unknown placeholder is refused where it is', () => {
+  const versioned = { name: 'x', version: '1.2.3', appVersion: '26.04' };
+  const dir = writeSchemaFiles({
+    'root.yaml': { 'x-chart': versioned, type: 'object', properties: { image: { type: 'string', default: 'registry/servers:${chartVersion}', examples: ['triton:${appVersion}-py3'] } } },
+  });
+  const { root } = loadSchema(join(dir, 'root.yaml'));
+  assert.is(root.properties?.image?.default, 'registry/servers:1.2.3');
+  assert.equal(root.properties?.image?.examples, ['triton:26.04-py3']);
+  const bad = writeSchemaFiles({ 'root.yaml': { 'x-chart': versioned, properties: { image: { default: 'a:${version}' } } } });
+  assert.throws(() => loadSchema(join(bad, 'root.yaml')), /#\/properties\/image\/default: unknown placeholder \$\{version\}/);
+});
+
 load('keeps #/definitions references for the published schema', () => {
   const dir = writeSchemaFiles({
     'root.yaml': { 'x-chart': chart, properties: { a: { $ref: '#/definitions/b' } }, definitions: { $ref: 'defs.yaml' } },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real tools the chart tests run: apt packages where missing (unzip, luajit,
-# promtool), and into the git-ignored .tools/ folder:
+# promtool, docker-registry), and into the git-ignored .tools/ folder:
 #   .tools/bin/helm   Helm 4.1.4
 #   .tools/bin/helm3  Helm 3.18.0
 #   .tools/node24/bin/node  Node 24.21.0, the runtime of the webhook's image (webhook/Dockerfile):
@@ -94,7 +94,8 @@ install_node24() {
 
 # luajit: the Envoy Lua filter is syntax-checked and run against a stand-in for Envoy.
 # promtool (Debian package prometheus): every PrometheusRule the chart renders is checked.
-apt_install_missing unzip:unzip sha256sum:coreutils luajit:luajit promtool:prometheus
+# docker-registry: the OCI registry the install-path tests push the chart to and install from.
+apt_install_missing unzip:unzip sha256sum:coreutils luajit:luajit promtool:prometheus docker-registry:docker-registry
 for line in "${HELMS[@]}"; do
   # shellcheck disable=SC2086
   install_helm $line

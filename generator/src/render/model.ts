@@ -1,11 +1,13 @@
 import { stringify } from 'yaml';
 import { describeType, type ValueKey } from '../schema/walk.ts';
-import type { BundledSchema, SchemaNode } from '../schema/types.ts';
+import type { BundledSchema, Publish, SchemaNode } from '../schema/types.ts';
 import { exampleAsValues } from './text.ts';
 
 /** What the Handlebars templates (chart and docs) are rendered with. */
 export interface TemplateModel {
   chart: Record<string, unknown>;
+  /** Where the chart is published (x-publish): absolute links in the packaged README. */
+  publish: Publish;
   /** Top-level groups, each with its keys; root-level leaves form the first section. */
   sections: Section[];
   /** Deprecated keys, for the warnings in NOTES.txt. */
@@ -34,7 +36,7 @@ export interface DocKey {
   examples: string[];
 }
 
-export function buildModel(schema: BundledSchema, keys: ValueKey[]): TemplateModel {
+export function buildModel(schema: BundledSchema, publish: Publish, keys: ValueKey[]): TemplateModel {
   const { root } = schema;
   const docKeys = keys.map((key) => toDocKey(key, root));
   const general: Section = { title: 'General', description: 'Keys at the root of the values.', keys: [] };
@@ -51,7 +53,7 @@ export function buildModel(schema: BundledSchema, keys: ValueKey[]): TemplateMod
   });
   // NOTES warns about a deprecated key or group once, not about each key inside a deprecated group.
   const warnings = docKeys.filter((docKey, i) => keys[i]!.node.deprecated === true);
-  return { chart: schema.chart, sections, deprecated: warnings };
+  return { chart: schema.chart, publish, sections, deprecated: warnings };
 }
 
 function toDocKey(key: ValueKey, root: SchemaNode): DocKey {

@@ -7,9 +7,10 @@ import { exampleAsValues, wrap } from './text.ts';
 /**
  * values.yaml: every default, in schema order, each key preceded by its description as a
  * comment. Keys whose default is empty get an example, since an empty `{}` says little.
- * The first line points editors (yaml-language-server) at the schema, for completion and checks.
+ * The first line points editors (yaml-language-server) at the schema, for completion and checks,
+ * by its published URL, which `helm show values` copies keep.
  */
-export function renderValuesYaml(root: SchemaNode, keys: ValueKey[]): string {
+export function renderValuesYaml(root: SchemaNode, keys: ValueKey[], schemaUrl: string): string {
   const doc = new Document(defaultsOf(root, root));
   for (const key of keys) {
     const found = findPair(doc, key.path);
@@ -23,7 +24,7 @@ export function renderValuesYaml(root: SchemaNode, keys: ValueKey[]): string {
     }
   }
   const body = doc.toString({ lineWidth: 0, indentSeq: true });
-  return `# yaml-language-server: $schema=values.schema.json\n${yamlHeader}${body}`;
+  return `# yaml-language-server: $schema=${schemaUrl}\n${yamlHeader}${body}`;
 }
 
 function findPair(doc: Document, path: string[]): { pair: Pair; first: boolean } | undefined {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parse } from 'yaml';
-import { SchemaError, type BundledSchema, type SchemaNode } from './types.ts';
+import { SchemaError, type BundledSchema, type Publish, type SchemaNode } from './types.ts';
 
 export { SchemaError };
 
@@ -12,12 +12,42 @@ export { SchemaError };
  * references are kept. Remote references are refused.
  */
 export function loadSchema(rootFile: string): BundledSchema {
-  const root = readSchemaFile(rootFile, []);
-  const chart = root['x-chart'];
+  const bundled = readSchemaFile(rootFile, []);
+  const chart = bundled['x-chart'];
   if (!chart || typeof chart !== 'object') {
     throw new SchemaError(`${rootFile}: the root schema needs an \`x-chart\` map with the Chart.yaml fields`);
   }
-  return { root, chart };
+  const versions: Record<string, string | undefined> = { chartVersion: chart.version as string | undefined, appVersion: chart.appVersion as string | undefined };
+  const root = substituteVersions(bundled, versions, '#') as SchemaNode;
+  const publish = root['x-publish'] === undefined ? undefined : readPublish(rootFile, root['x-publish']);
+  return { root, chart: root['x-chart']!, ...(publish ? { publish } : {}) };
+}
+
+/**
+ * `${chartVersion}` and `${appVersion}` in any string become x-chart's version and appVersion,
+ * so an image tag that follows the chart is written once (in x-chart) and never drifts.
+ */
+function substituteVersions(node: unknown, versions: Record<string, string | undefined>, pointer: string): unknown {
+  if (typeof node === 'string') {
+    return node.replace(/\$\{(\w+)\}/g, (whole, name: string) => {
+      if (!(name in versions)) throw new SchemaError(`${pointer}: unknown placeholder ${whole}; the known ones are ${Object.keys(versions).map((k) => `\${${k}}`).join(' and ')}`);
+      const value = versions[name];
+      if (!value) throw new SchemaError(`${pointer}: ${whole} needs x-chart.${name === 'chartVersion' ? 'version' : name} to be set`);
+      return value;
+    });
+  }
+  if (Array.isArray(node)) return node.map((item, i) => substituteVersions(item, versions, `${pointer}/${i}`));
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, substituteVersions(value, versions, `${pointer}/${key}`)]));
+}
+
+function readPublish(rootFile: string, raw: unknown): Publish {
+  const publish = (raw ?? {}) as Record<string, unknown>;
+  for (const key of ['helmRepository', 'ociRepository', 'docs'] as const) {
+    if (typeof publish[key] !== 'string' || !publish[key]) throw new SchemaError(`${rootFile}: x-publish.${key} must be set (where the chart is published)`);
+  }
+  if (!String(publish.docs).endsWith('/')) throw new SchemaError(`${rootFile}: x-publish.docs must end in "/"`);
+  return { helmRepository: String(publish.helmRepository).replace(/\/$/, ''), ociRepository: String(publish.ociRepository), docs: String(publish.docs) };
 }
 
 function readSchemaFile(file: string, stack: string[]): SchemaNode {

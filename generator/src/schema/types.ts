@@ -27,6 +27,8 @@ export interface SchemaNode {
   pattern?: string;
   /** Chart.yaml metadata; root only. */
   'x-chart'?: Record<string, unknown>;
+  /** Where the chart is published; root only. */
+  'x-publish'?: Record<string, unknown>;
   /** Why no template reads this key; exempts it from the values-usage check. */
   'x-unread'?: string;
   [keyword: string]: unknown;
@@ -37,6 +39,17 @@ export interface BundledSchema {
   root: SchemaNode;
   /** Chart.yaml fields, taken from the root's `x-chart`. */
   chart: Record<string, unknown>;
+  /** Where the chart is published, from the root's `x-publish` (the generator requires it). */
+  publish?: Publish;
+}
+
+export interface Publish {
+  /** The Helm repository (a static web host) that serves index.yaml, the archives and the schemas. */
+  helmRepository: string;
+  /** The OCI repository `make publish-oci` pushes to by default. */
+  ociRepository: string;
+  /** The repository's files on the web, ending in "/": absolute links in the packaged README. */
+  docs: string;
 }
 
 /** A problem in the schema files that the author must fix; its message says what and where. */

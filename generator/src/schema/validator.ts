@@ -8,13 +8,13 @@ import type { SchemaNode } from './types.ts';
  */
 export function createAjv(): Ajv {
   const ajv = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true });
-  for (const keyword of ['x-chart', 'x-unread']) ajv.addKeyword({ keyword, schemaType: ['object', 'string'] });
+  for (const keyword of ['x-chart', 'x-publish', 'x-unread']) ajv.addKeyword({ keyword, schemaType: ['object', 'string'] });
   return ajv;
 }
 
 /** Compiles one node of the schema, with the root's definitions available to its `$ref`s. */
 export function compileNode(ajv: Ajv, node: SchemaNode, root: SchemaNode): ValidateFunction {
-  const { $schema: _, 'x-chart': __, ...rest } = node;
+  const { $schema: _, 'x-chart': __, 'x-publish': ___, ...rest } = node;
   return ajv.compile({ ...rest, definitions: root.definitions ?? {} });
 }
 
