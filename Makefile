@@ -20,7 +20,7 @@ DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
 DEMO_RELEASE ?= supersonic
 DEMO_NAMESPACE ?= cms
 
-.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle package publish-oci demo clean
+.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle package publish-oci image demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ package: verify helm-node ## The chart as a Helm repository in dist/: archive, i
 publish-oci: package ## Push the chart archive in dist/ to an OCI registry: make publish-oci REGISTRY=<host>/<path>
 	@test -n "$(REGISTRY)" || { echo "make publish-oci: set REGISTRY=<host>/<path>, e.g. ghcr.io/fastmachinelearning/charts"; exit 2; }
 	helm push dist/supersonic-*.tgz oci://$(REGISTRY) $(if $(PLAIN_HTTP),--plain-http,)
+
+# PUSH=<registry>/<repository>[:tag] pushes it too (PLAIN_HTTP=1 for a registry without TLS).
+image: node_modules/.package-lock.json helm-node ## The servers' image as an OCI layout in dist/image, without Docker: reproducible, with an SBOM
+	node webhook/image/build-image.ts dist/image $(if $(PUSH),--push $(PUSH),) $(if $(PLAIN_HTTP),--plain-http,)
 
 bundle: node_modules/.package-lock.json ## Build the webhook's image entry point into webhook/dist (as the Dockerfile's build stage does)
 	node webhook/bundle.ts
