@@ -1143,9 +1143,43 @@ export interface Values {
      */
     failurePolicy: 'Fail' | 'Ignore';
     /**
-     * Seconds the API server waits for an answer. The webhook answers in milliseconds.
+     * Seconds the API server waits for an answer. The webhook answers in milliseconds; it also gives a client this long to complete its TLS handshake, its headers and its whole request, then closes the connection (a request that arrives later is of no use to the API server).
      */
     timeoutSeconds: number;
+    /**
+     * What one webhook replica accepts at once, so that no client that can reach its Service (any pod, unless `networkPolicy` says otherwise) can exhaust its memory: with `failurePolicy: Fail`, dead replicas stop pod creation in every labelled namespace. A body may be 4 MiB at most (the API server accepts bodies of at most 3 MiB), and a client has `timeoutSeconds` to send its request. The defaults fit the default memory limit (256Mi); raise them together with `resources.limits.memory`. See docs/webhook.md.
+     */
+    limits: {
+      /**
+       * Connections one replica holds open at once (a TLS connection takes about 65 KiB). When full, a new connection takes the place of the one idle, or busy sending its request, the longest, so slow clients cannot keep the API server out; a connection whose request is being answered is kept (for up to `timeoutSeconds`).
+       */
+      maxConnections: number;
+      /**
+       * MiB of request bodies one replica receives and answers at once, summed (a body takes about four times its size while it is read, parsed and answered). A body that would go over is refused with HTTP 503 and its connection closed. The last quarter is kept for bodies under 256 KiB, so ordinary pods are still answered while big bodies are refused; at least 8, so that a 4 MiB body fits in the rest.
+       */
+      maxBodyMiBInFlight: number;
+    };
+    /**
+     * A NetworkPolicy that lets only the API server (and `extraFrom`) reach the webhook pods, so no other pod can flood them. Off by default: where the API server's calls come from depends on the cluster (its control plane nodes, a managed control plane's range, a Konnectivity agent), and a policy that misses it makes every pod that asks for the webhook fail to be created. docs/webhook.md says how to find the source range. Needs a network plugin that enforces NetworkPolicy.
+     */
+    networkPolicy: {
+      /**
+       * Create the NetworkPolicy; needs `apiServerCidrs`.
+       */
+      enabled: boolean;
+      /**
+       * Address ranges (CIDR) the API server's calls to the webhook come from: for example the control plane nodes' addresses (`kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`), or a managed control plane's range.
+       */
+      apiServerCidrs?: string[];
+      /**
+       * More NetworkPolicy peers (`from` entries) allowed to the webhook's one port (8443, serving /mutate and /metrics): Prometheus, to scrape it, or the Konnectivity agents through which some control planes call webhooks. Kubelet probes need nothing: a NetworkPolicy always allows traffic from the pod's own node.
+       *
+       * Items: A raw Kubernetes structure, passed through to the manifest unchanged.
+       */
+      extraFrom?: {
+        [k: string]: unknown | undefined;
+      }[];
+    };
     /**
      * Least severe level the webhook logs (JSON, one line an event).
      */

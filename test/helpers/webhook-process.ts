@@ -20,6 +20,7 @@ import { REPO_ROOT } from './helm.ts';
 import { freePort } from './ports.ts';
 import { startKubeStub, type KubeStub } from './kube-stub.ts';
 import { NODES, testConfig } from './webhook.ts';
+import type { WebhookConfig } from '../../webhook/src/config.ts';
 
 export interface Runtime {
   name: string;
@@ -86,6 +87,8 @@ export interface WebhookProcessOptions {
   shutdownDelayMs?: number;
   logLevel?: string;
   tls?: 'files' | 'self-managed';
+  /** Changes to the test configuration (the chart's default `webhook` values) before the process reads it. */
+  editValues?: (values: WebhookConfig['values']) => void;
 }
 
 export async function startWebhookProcess(runtime: Runtime, options: WebhookProcessOptions = {}): Promise<WebhookProcess> {
@@ -95,7 +98,9 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
   let stub: KubeStub;
   try {
     if (!selfManaged) ca = await writeServingCertificate(work);
-    writeFileSync(join(work, 'webhook.yaml'), stringify(testConfig().values));
+    const { values } = testConfig();
+    options.editValues?.(values);
+    writeFileSync(join(work, 'webhook.yaml'), stringify(values));
     stub = await startKubeStub();
   } catch (err) {
     rmSync(work, { recursive: true, force: true });

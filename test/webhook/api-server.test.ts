@@ -52,7 +52,12 @@ e2e.before(async (context) => {
   context.cluster = await startCluster({ crds: [] });
   try {
     for (const node of NODES) await putNode(context.cluster, node as NodeShape);
-    context.webhook = await installChartWebhook(context.cluster, { namespace: 'supersonic-system', release: 'supersonic' });
+    // With a token issuer, so that pods may ask for the auth sidecar.
+    context.webhook = await installChartWebhook(context.cluster, {
+      namespace: 'supersonic-system',
+      release: 'supersonic',
+      set: ['webhook.injection.auth.issuer=https://cms-auth.web.cern.ch/', 'webhook.injection.auth.jwksUri=https://cms-auth.web.cern.ch/jwk'],
+    });
     // The self-managed TLS path writes the CA into the chart's registration.
     await eventually(
       () => context.cluster.request('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${context.webhook.configuration}`),
@@ -166,10 +171,13 @@ e2e('after the API server restarts, the webhook watches again and follows new no
   }
 });
 
-e2e('with a second mutating webhook after ours, reinvocation gives no second change', async ({ cluster, labelled, webhook }) => {
-  // A trivial webhook that labels every pod, registered by URL after ours (webhooks run in
-  // the order of their configurations' names): the pod changes after ours ran, so the API
-  // server calls ours again (reinvocationPolicy: IfNeeded).
+/**
+ * A trivial webhook that labels every pod of `namespace`, registered by URL after ours (webhooks
+ * run in the order of their configurations' names), for the time `run` takes: the pod changes
+ * after ours ran, so the API server calls ours again (reinvocationPolicy: IfNeeded). Gives the
+ * number of calls it got.
+ */
+async function withLabeller(cluster: Cluster, namespace: string, run: () => Promise<void>): Promise<number> {
   const authority = await createCertificateAuthority();
   const serving = await createServingCertificate(authority, { dnsNames: ['localhost'], validityMs: DAY_MS });
   let calls = 0;
@@ -200,27 +208,70 @@ e2e('with a second mutating webhook after ours, reinvocation gives no second cha
         sideEffects: 'None',
         clientConfig: { url: `https://localhost:${port}/`, caBundle: Buffer.from(authority.cert).toString('base64') },
         rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': labelled } },
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
       }],
     });
     assert.is(registered.status, 201, JSON.stringify(registered.body));
-    const before = await webhookCalls(webhook);
-    const created = await eventually(
-      () => createPod(cluster, labelled, pod(`twice-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}gpu-profile`]: '1g.10gb' })),
-      (res) => res.status === 201 && res.body.metadata.labels?.['trivial-webhook'] === 'was-here',
-      'a pod through both webhooks',
-    );
-    assert.equal(gpuRequests(created.body), { [MIG_1G]: '1' }, 'the request is there once');
-    assert.is(created.body.spec.containers[0].resources.limits[MIG_1G], '1');
-    assert.is(created.body.metadata.annotations[STATUS_ANNOTATION], 'gpu');
-    assert.ok(calls >= 1);
-    const after = await webhookCalls(webhook);
-    assert.ok(after.total - before.total >= 2, `the API server called ours ${after.total - before.total} times, not twice (first call and reinvocation)`);
-    assert.ok(after.unchanged - before.unchanged >= 1, 'the reinvocation changed nothing');
+    await run();
+    return calls;
   } finally {
     await cluster.request('DELETE', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`);
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+const through = (cluster: Cluster, namespace: string, body: unknown) =>
+  eventually(
+    () => createPod(cluster, namespace, body),
+    (res) => res.status === 201 && res.body.metadata.labels?.['trivial-webhook'] === 'was-here',
+    'a pod through both webhooks',
+  );
+
+e2e('with a second mutating webhook after ours, reinvocation gives no second change', async ({ cluster, labelled, webhook }) => {
+  let before = { total: 0, unchanged: 0 };
+  let created: Awaited<ReturnType<typeof createPod>> | undefined;
+  const calls = await withLabeller(cluster, labelled, async () => {
+    before = await webhookCalls(webhook);
+    created = await through(cluster, labelled, pod(`twice-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
+  });
+  assert.equal(gpuRequests(created!.body), { [MIG_1G]: '1' }, 'the request is there once');
+  assert.is(created!.body.spec.containers[0].resources.limits[MIG_1G], '1');
+  assert.is(created!.body.metadata.annotations[STATUS_ANNOTATION], 'gpu');
+  assert.ok(calls >= 1);
+  const after = await webhookCalls(webhook);
+  assert.ok(after.total - before.total >= 2, `the API server called ours ${after.total - before.total} times, not twice (first call and reinvocation)`);
+  assert.ok(after.unchanged - before.unchanged >= 1, 'the reinvocation changed nothing');
+});
+
+e2e('CVMFS in every container (init containers and native sidecars too) and the auth sidecar: once each after reinvocation', async ({ cluster, labelled, webhook }) => {
+  const claim = await cluster.request('POST', `/api/v1/namespaces/${labelled}/persistentvolumeclaims`, {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'cvmfs' },
+    spec: { accessModes: ['ReadOnlyMany'], storageClassName: 'cvmfs', resources: { requests: { storage: '1' } } },
+  });
+  assert.ok([201, 409].includes(claim.status), JSON.stringify(claim.body));
+  const body: any = pod(`cvmfs-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}cvmfs-repositories`]: 'cms.cern.ch', [`${PREFIX}auth`]: 'enabled' });
+  body.spec.initContainers = [
+    { name: 'fetch-models', image: 'busybox:1.36', command: ['ls', '/cvmfs/cms.cern.ch'] },
+    { name: 'log-shipper', image: 'fluent/fluent-bit:3.2', restartPolicy: 'Always' },
+  ];
+  let before = { total: 0, unchanged: 0 };
+  let created: Awaited<ReturnType<typeof createPod>> | undefined;
+  await withLabeller(cluster, labelled, async () => {
+    before = await webhookCalls(webhook);
+    created = await through(cluster, labelled, body);
+  });
+  const stored = created!.body;
+  const cvmfs = (container: any) => (container.volumeMounts ?? []).filter((m: any) => m.name === 'supersonic-cvmfs').map((m: any) => m.mountPath);
+  assert.equal(stored.spec.containers.map(cvmfs), [['/cvmfs/cms.cern.ch']]);
+  assert.equal(stored.spec.initContainers.map((c: any) => c.name), ['fetch-models', 'log-shipper', 'supersonic-auth']);
+  assert.equal(stored.spec.initContainers.map(cvmfs), [['/cvmfs/cms.cern.ch'], ['/cvmfs/cms.cern.ch'], []]);
+  assert.is(stored.spec.volumes.filter((v: any) => v.name === 'supersonic-cvmfs').length, 1);
+  assert.is(stored.metadata.annotations[STATUS_ANNOTATION], 'auth,cvmfs');
+  const after = await webhookCalls(webhook);
+  assert.ok(after.total - before.total >= 2, `the API server called ours ${after.total - before.total} times, not twice (first call and reinvocation)`);
+  assert.ok(after.unchanged - before.unchanged >= 1, 'the reinvocation changed nothing, on the pod as the API server defaulted it');
 });
 
 e2e('failurePolicy: Fail refuses pods while the webhook is down; Ignore (after helm upgrade) lets them through unmutated', async ({ cluster, labelled, webhook }) => {

@@ -180,4 +180,78 @@ decisions('no patch holds a frozen object: remembered GPU answers are copied int
   assert.ok(checked >= 16, `only ${checked} patches looked at`);
 });
 
+decisions("a pod's own GPU ask replaces the namespace's GPU default as a whole, gpu-container included", async () => {
+  const defaults = { cms: { 'gpu-profile': '1g.10gb', 'gpu-container': 'worker' } };
+  const outcome = await mutatePod(request({ [`${P}gpu`]: '1' }), deps(defaults));
+  assert.equal(gpuOf(outcome), ['/spec/containers/0/resources/limits/nvidia.com~1gpu', '/spec/containers/0/resources/requests/nvidia.com~1gpu']);
+  // A pod that names only its container keeps the namespace's ask, and places it.
+  const placed = await mutatePod(request({ [`${P}gpu-container`]: 'triton-server' }), deps(defaults));
+  assert.ok(gpuOf(placed).some((path) => path.endsWith('mig-1g.10gb')), JSON.stringify(placed));
+});
+
+decisions('before the first node list, a GPU ask is refused as not ready yet, not as "no GPUs"; other asks go on', async () => {
+  const waiting: PodMutationDeps = { ...deps(), gpuNodes: () => [], gpuNodesReady: () => false };
+  const outcome = await mutatePod(request({ [`${P}gpu-profile`]: '1g.10gb' }), waiting);
+  assert.is(outcome.kind, 'denied');
+  const message = (outcome as { message: string }).message;
+  assert.match(message, /not ready yet/);
+  assert.not.match(message, /no GPUs|no node offers/);
+  assert.is((await mutatePod(request({ [`${P}cvmfs-repositories`]: 'cms.cern.ch' }), waiting)).kind, 'mutated');
+  // Without the dependency (existing callers), the nodes are taken as listed.
+  assert.is((await mutatePod(request({ [`${P}gpu-profile`]: '1g.10gb' }), deps())).kind, 'mutated');
+});
+
+decisions('an annotation under our prefix that we do not read gets a warning with the closest name', async () => {
+  const typo = await mutatePod(request({ [`${P}gpu-profil`]: '1g.10gb' }), deps());
+  assert.equal(typo, { kind: 'skipped', reason: 'not-requested', warnings: [`${P}gpu-profil: unknown annotation, ignored (did you mean gpu-profile?)`] });
+  const beside = await mutatePod(request({ [`${P}cvmfs-repository`]: 'cms.cern.ch', [`${P}gpu`]: '1' }), deps());
+  if (beside.kind !== 'mutated') return assert.unreachable(JSON.stringify(beside));
+  assert.equal(beside.warnings[0], `${P}cvmfs-repository: unknown annotation, ignored (did you mean cvmfs-repositories?)`);
+  const label = await mutatePod(request({ [`${P}inject`]: 'disabled' }), deps());
+  assert.equal(label, { kind: 'skipped', reason: 'not-requested', warnings: [`${P}inject: a label, not an annotation; set it in metadata.labels`] });
+  const unlike = await mutatePod(request({ [`${P}colour`]: 'blue' }), deps());
+  assert.match((unlike as { warnings: string[] }).warnings[0]!, /^supersonic\.fastmachinelearning\.org\/colour: unknown annotation, ignored \(known: gpu, gpu-profile, /);
+  // Ours, and other prefixes, are not warned about.
+  const ours = await mutatePod(request({ [`${P}injected`]: 'gpu', 'example.org/gpu-profil': 'x', [`${P}gpu`]: 'none' }), deps());
+  assert.equal(ours, { kind: 'skipped', reason: 'not-requested' });
+});
+
+decisions('warnings stay under the API server limits, and echoed values are cut short', async () => {
+  const long = 'x'.repeat(100_000);
+  const annotations: Record<string, string> = {};
+  for (let i = 0; i < 500; i++) annotations[`${P}gpu-profil${i}${long.slice(0, 300)}`] = long;
+  const many = await mutatePod(request(annotations), deps());
+  const warnings = (many as { warnings?: string[] }).warnings ?? [];
+  assert.ok(warnings.length > 0 && warnings.length < 10, `${warnings.length} warnings`);
+  for (const warning of warnings) assert.ok(warning.length <= 256, `${warning.length}: ${warning}`);
+  assert.match(warnings.at(-1)!, /^and 49\d more unknown annotations under supersonic\.fastmachinelearning\.org\/$/);
+
+  const refusals: Record<string, string>[] = [
+    { [`${P}gpu-memory`]: long },
+    { [`${P}gpu-container`]: long, [`${P}gpu`]: '1' },
+    { [`${P}cvmfs-repositories`]: long },
+    { [`${P}auth`]: long },
+  ];
+  for (const ask of refusals) {
+    const outcome = await mutatePod(request(ask), deps());
+    assert.is(outcome.kind, 'denied', JSON.stringify(outcome).slice(0, 200));
+    const message = (outcome as { message: string }).message;
+    assert.ok(message.length < 400, `${message.length} characters: ${message.slice(0, 300)}`);
+    assert.ok(message.includes('…'), message);
+  }
+  // A pod of many long-named containers: the refusal names a few, not all.
+  const crowded = await mutatePod(
+    request({ [`${P}gpu-container`]: 'nope', [`${P}gpu`]: '1' }, (pod) => {
+      for (let i = 0; i < 200; i++) pod.spec.containers.push({ name: `sidecar-${i}-${'y'.repeat(50)}`, image: 'busybox' });
+    }),
+    deps(),
+  );
+  assert.ok((crowded as { message: string }).message.length < 400, (crowded as { message: string }).message.slice(0, 500));
+  // What is injected into a container with a long name is still told in one short warning.
+  const named = await mutatePod(request({ [`${P}gpu`]: '1', [`${P}cvmfs-repositories`]: Array.from({ length: 40 }, (_, i) => `repo${i}.cern.ch`).join(',') }, (pod) => (pod.spec.containers[0].name = 'z'.repeat(300))), deps());
+  if (named.kind !== 'mutated') return assert.unreachable(JSON.stringify(named).slice(0, 300));
+  for (const warning of named.warnings) assert.ok(warning.length <= 256, `${warning.length}: ${warning}`);
+  assert.ok(named.warnings.join('').length <= 4096);
+});
+
 decisions.run();

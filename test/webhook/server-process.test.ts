@@ -7,7 +7,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { Agent } from 'node:https';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
 import { FIXTURES } from '../helpers/webhook.ts';
@@ -41,6 +43,26 @@ process_('makes its CA, stores it, writes the caBundle, and serves a certificate
     const wrongName = await httpsCall(strict, webhook.port, '/healthz', undefined, 'example.com').then(() => 'accepted', (err) => String(err));
     strict.destroy();
     assert.match(wrongName, /altnames|ERR_TLS_CERT_ALTNAME_INVALID/);
+  } finally {
+    await webhook.close();
+  }
+});
+
+process_('gives a client timeoutSeconds (from its configuration) to send its request, then answers 408 and closes', async () => {
+  const webhook = await startWebhookProcess(imageRuntime(), { tls: 'self-managed', editValues: (values) => (values.timeoutSeconds = 1) });
+  try {
+    const socket = connect({ host: '127.0.0.1', port: webhook.port, servername: webhook.servername, ca: webhook.ca });
+    await once(socket, 'secureConnect');
+    const started = Date.now();
+    socket.write('POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{');
+    const drip = setInterval(() => socket.write(' '), 200);
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk));
+    const closed = await Promise.race([once(socket, 'close').then(() => Date.now() - started), new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5000))]);
+    clearInterval(drip);
+    socket.destroy();
+    assert.ok(closed >= 900, closed < 0 ? 'a slow request was still open after 5 s' : `closed after ${closed} ms, before timeoutSeconds`);
+    assert.match(answer, /^HTTP\/1\.1 408/);
   } finally {
     await webhook.close();
   }

@@ -29,3 +29,62 @@ export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
 /** kubectl's choice of a pod's main container. */
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
+
+/** The names of ANNOTATIONS, for lookups and "did you mean" hints. */
+export const ANNOTATION_NAMES: readonly string[] = Object.values(ANNOTATIONS);
+
+// Quoting users back. A pod's annotations and names reach the webhook before the API server
+// validates their length, so what a message or warning repeats of them is cut short: a pod
+// cannot make an answer (or the log line that records it) megabytes long.
+
+/** How much of a user's value a message repeats. */
+export const ECHO_LIMIT = 64;
+
+/** `value` as text, cut to `limit` characters and an ellipsis when longer (never inside a surrogate pair). */
+export function clip(value: unknown, limit = ECHO_LIMIT): string {
+  const text = typeof value === 'string' ? value : String(value);
+  if (text.length <= limit) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[limit - 1]!) ? limit - 1 : limit;
+  return `${text.slice(0, end)}…`;
+}
+
+/** A user's value as messages quote it: JSON-quoted, cut to ECHO_LIMIT characters. */
+export function quote(value: unknown): string {
+  return JSON.stringify(clip(value));
+}
+
+/** Up to `shown` items, each cut short, then how many more: "a, b, c and 7 more". */
+export function few(items: readonly unknown[], shown = 3): string {
+  const listed = items.slice(0, shown).map((item) => clip(item)).join(', ');
+  return items.length > shown ? `${listed} and ${items.length - shown} more` : listed;
+}
+
+/**
+ * The candidate within a small edit distance of `word` (case-insensitive), or undefined; the
+ * tolerance grows with the word. Words much longer than any candidate are not compared.
+ */
+export function closestName(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > 64) return undefined;
+  const tolerance = Math.max(2, Math.floor(word.length / 4));
+  const lower = word.toLowerCase();
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance <= tolerance && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

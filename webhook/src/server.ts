@@ -4,6 +4,8 @@
  * Environment (set by the chart): POD_NAME, POD_NAMESPACE, SERVICE_NAME,
  * WEBHOOK_CONFIGURATION_NAME, TLS_SECRET_NAME, TLS_SOURCE (files | self-managed), LOG_LEVEL;
  * optional CONFIG_DIR, SCHEMA_FILE, TLS_DIR, HOST, PORT, SHUTDOWN_DELAY_MS.
+ * What one client may take (time, connections, bytes) follows the configuration's timeoutSeconds
+ * and limits: server-limits.ts.
  */
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -15,6 +17,7 @@ import { createWebhookMetrics } from './metrics.ts';
 import { loadKubeConfig } from './shared/kube.ts';
 import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from './shared/tls-reload.ts';
 import { claimLookup } from './claim-lookup.ts';
+import { serverLimits } from './server-limits.ts';
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;
@@ -40,8 +43,10 @@ async function main(): Promise<void> {
   let onCertificate: (pair: KeyAndCertificate) => void = () => {};
   const first = await firstCertificate(kubeConfig, namespace, config.values.tls, (pair) => onCertificate(pair));
 
+  const limits = serverLimits(config.values);
   const app = buildApp({
     https: first,
+    limits,
     logger: log,
     metrics,
     ready: () => !shuttingDown && inventory.ready(),
@@ -50,6 +55,8 @@ async function main(): Promise<void> {
       config,
       ownNamespace: namespace,
       gpuNodes: () => inventory.nodes(),
+      // Before the first node list, "no GPUs" would be a lie: GPU asks are refused as not ready yet.
+      gpuNodesReady: () => inventory.ready(),
       claimExists: claimLookup(kubeConfig.makeApiClient(CoreV1Api)),
     },
   });
@@ -59,6 +66,7 @@ async function main(): Promise<void> {
   };
   // HOST: all interfaces in a pod; the tests listen on 127.0.0.1 only.
   await app.listen({ host: env('HOST', '0.0.0.0'), port: Number(env('PORT', '8443')) });
+  app.log.info({ limits }, 'serving');
   await inventoryStarted;
 
   const shutdown = async (signal: string) => {

@@ -52,28 +52,51 @@ annotations('each request kind', () => {
   assert.equal(parseGpuAnnotations({ 'gpu': '2' }), { request: { kind: 'whole', count: 2 } });
 });
 
-annotations('gpu-memory in Kubernetes and GB spellings, as bytes', () => {
+annotations('gpu-memory is a Kubernetes quantity, read as bytes', () => {
   const bytes = (value: string) => (parseGpuAnnotations({ 'gpu-memory': value }).request as { bytes: number } | undefined)?.bytes;
   assert.is(bytes('10Gi'), 10 * GiB);
-  assert.is(bytes('10GiB'), 10 * GiB);
   assert.is(bytes('10240Mi'), 10 * GiB);
   assert.is(bytes('1.5Gi'), 1.5 * GiB);
   assert.is(bytes('10G'), 10e9);
-  assert.is(bytes('10GB'), 10e9);
-  assert.is(bytes('10gb'), 10e9);
   assert.is(bytes('500M'), 500e6);
+  assert.is(bytes('10e9'), 10e9);
+  assert.is(bytes('1E9'), 1e9);
+  assert.is(bytes('+.5Ti'), 2 ** 39);
+  assert.is(bytes('10737418240'), 10 * GiB);
   assert.equal(parseGpuAnnotations({ 'gpu-memory': '10Gi' }).request, { kind: 'memory', bytes: 10 * GiB, count: 1 });
+});
+
+annotations('gpu-memory suffixes are case-sensitive, m is milli, and GB is not a Kubernetes suffix', () => {
+  const error = (value: string) => parseGpuAnnotations({ 'gpu-memory': value }).error;
+  assert.is(error('10m'), `${P}gpu-memory: "10m" is 0.01 bytes (m means milli); write 10M or 10Mi`);
+  assert.is(error('1GB'), `${P}gpu-memory: "1GB" is not a Kubernetes quantity; write 1G or 1Gi`);
+  assert.is(error('1gb'), `${P}gpu-memory: "1gb" is not a Kubernetes quantity; write 1G or 1Gi`);
+  assert.is(error('10g'), `${P}gpu-memory: "10g" is not a Kubernetes quantity; write 10G or 10Gi`);
+  assert.is(error('10GiB'), `${P}gpu-memory: "10GiB" is not a Kubernetes quantity; write 10Gi`);
+  assert.is(error('10gi'), `${P}gpu-memory: "10gi" is not a Kubernetes quantity; write 10Gi`);
+  assert.is(error('512mi'), `${P}gpu-memory: "512mi" is not a Kubernetes quantity; write 512Mi`);
+  assert.is(error('10kb'), `${P}gpu-memory: "10kb" is not a Kubernetes quantity; write 10k or 10Ki`);
+  assert.is(error('1e3'), `${P}gpu-memory: "1e3" is 1000 bytes, not an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)`);
+  assert.is(error('0.5Ki'), `${P}gpu-memory: "0.5Ki" is 512 bytes, not an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)`);
+  for (const value of ['1e400', '10 Gi', 'Gi', '1.2.3Gi', '1e3.5', '--1Gi']) assert.match(error(value) ?? '', `${P}gpu-memory: `, value);
 });
 
 annotations('bad values are errors naming the annotation', () => {
   assert.equal(parseGpuAnnotations({ 'gpu-memory': '10' }), {
-    error: `${P}gpu-memory: "10" is not an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)`,
+    error: `${P}gpu-memory: "10" is 10 bytes, not an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)`,
   });
   for (const value of ['0Gi', 'lots', '-1Gi', '10 Gigs', '']) assert.match(parseGpuAnnotations({ 'gpu-memory': value }).error ?? '', `${P}gpu-memory: `, value);
   assert.equal(parseGpuAnnotations({ 'gpu-profile': '3g' }), { error: `${P}gpu-profile: "3g" is not a MIG profile (write e.g. 1g.10gb or 1g.10gb+me)` });
   assert.equal(parseGpuAnnotations({ 'gpu-mps': '0' }), { error: `${P}gpu-mps: "0" is not a whole number of MPS shares, 1 or more` });
   assert.equal(parseGpuAnnotations({ 'gpu': 'two' }), { error: `${P}gpu: "two" is not a whole number of GPUs, 1 or more` });
   for (const value of ['1.5', '-1', '', '1e3', '99999']) assert.ok(parseGpuAnnotations({ 'gpu': value }).error?.startsWith(`${P}gpu: `), value);
+});
+
+annotations('a value echoed in an error is cut short', () => {
+  const error = parseGpuAnnotations({ 'gpu-profile': 'x'.repeat(100_000) }).error ?? '';
+  assert.ok(error.length < 200, `${error.length} characters`);
+  assert.match(error, /^supersonic\.fastmachinelearning\.org\/gpu-profile: "x{64}…" is not a MIG profile/);
+  assert.ok((parseGpuAnnotations({ 'gpu-memory': `${'9'.repeat(5000)}Gi` }).error ?? '').length < 200);
 });
 
 annotations('more than one GPU annotation is an error naming them', () => {

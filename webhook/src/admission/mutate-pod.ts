@@ -5,7 +5,7 @@
  * mutation and the status annotation.
  */
 import type { Operation } from 'fast-json-patch';
-import { ANNOTATIONS, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, MIRROR_ANNOTATION, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
+import { clip, few, INJECT_LABEL, MIRROR_ANNOTATION, STATUS_ANNOTATION } from '../annotations.ts';
 import type { WebhookConfig } from '../config.ts';
 import type { DescribedNode } from '../gpu/node-gpus.ts';
 import { injectAuthSidecar } from '../mutations/auth-sidecar.ts';
@@ -13,6 +13,7 @@ import { injectCvmfs, type ClaimLookup } from '../mutations/cvmfs.ts';
 import { injectGpu } from '../mutations/gpu.ts';
 import type { MutationContext, MutationResult } from '../mutations/context.ts';
 import { patchBetween } from './json-patch.ts';
+import { readAsks } from './pod-asks.ts';
 import type { AdmissionRequest } from './review.ts';
 
 export interface PodMutationDeps {
@@ -20,11 +21,18 @@ export interface PodMutationDeps {
   /** The webhook's own namespace, never mutated. */
   ownNamespace: string;
   gpuNodes: () => DescribedNode[];
+  /**
+   * False until the cluster's nodes have been listed once (the server passes the inventory's
+   * `ready()`): until then a GPU ask is refused as "not ready yet" rather than "no GPUs".
+   * Absent: the nodes are taken as listed.
+   */
+  gpuNodesReady?: () => boolean;
   claimExists: ClaimLookup;
 }
 
 export type Outcome =
-  | { kind: 'skipped'; reason: string }
+  /** warnings: for the pod's author even so (an annotation under our prefix that we do not read, say). */
+  | { kind: 'skipped'; reason: string; warnings?: string[] }
   | { kind: 'denied'; message: string }
   | { kind: 'mutated'; patch: Operation[]; warnings: string[]; injected: string[] };
 
@@ -35,20 +43,31 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   if (skip) return { kind: 'skipped', reason: skip };
   const original = request.object as Record<string, any>;
   const namespace = request.namespace ?? original.metadata?.namespace ?? '';
-  const asks = podAsks(original, deps.config, namespace);
-  if (Object.keys(asks).length === 0) return { kind: 'skipped', reason: 'not-requested' };
+  const { asks, warnings } = readAsks(original, deps.config, namespace);
+  const asked = Object.keys(asks);
+  if (asked.length === 0) return warnings.length ? { kind: 'skipped', reason: 'not-requested', warnings: shortWarnings(warnings) } : { kind: 'skipped', reason: 'not-requested' };
   const malformed = shapeProblem(original);
   if (malformed) return { kind: 'denied', message: `malformed pod: ${malformed}` };
+  const windows = windowsPod(original.spec);
+  if (windows) {
+    return {
+      kind: 'denied',
+      message:
+        `this is a Windows pod (${windows}); GPUs, CVMFS and the auth sidecar are Linux-only: the pod asks for ${few(asked)} (by its annotations or its namespace's defaults); ` +
+        `drop them, or opt the pod out with the label ${INJECT_LABEL}=disabled`,
+    };
+  }
 
   // Only the parts mutations may change are copied, and only as deep as they change them, so the
   // diff skips every subtree still shared with the request; everything else, managedFields
   // included, is never ours to change.
   const before = mutableParts(original);
   const pod = writableCopy(before);
-  const ctx: MutationContext = { namespace, asks, config: deps.config };
+  const ctx: MutationContext = { namespace, asks, config: deps.config, original };
+  const nodes = () => (deps.gpuNodesReady && !deps.gpuNodesReady() ? undefined : deps.gpuNodes());
 
   const results: [string, MutationResult][] = [
-    ['gpu', injectGpu(pod, ctx, deps.gpuNodes(), original.spec)],
+    ['gpu', injectGpu(pod, ctx, nodes, original.spec)],
     ['cvmfs', await injectCvmfs(pod, ctx, deps.claimExists)],
     ['auth', injectAuthSidecar(pod, ctx)],
   ];
@@ -57,7 +76,39 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
 
   const injected = results.filter(([, r]) => r.injected).map(([name]) => name);
   markInjected(pod, injected);
-  return { kind: 'mutated', patch: patchBetween(before, pod), warnings: results.flatMap(([, r]) => r.warnings), injected };
+  for (const [, result] of results) warnings.push(...result.warnings);
+  return { kind: 'mutated', patch: patchBetween(before, pod), warnings: shortWarnings(warnings), injected };
+}
+
+/**
+ * The API server may cut a warning over 256 characters and drops warnings past 4096 in all
+ * (Kubernetes' admission webhook docs; they ask for 120 where possible, as most of ours are,
+ * the names they repeat being cut to 64): so each is kept to 256, and past 4000 in all the
+ * rest are counted instead.
+ */
+const WARNING_LIMIT = 255;
+const WARNINGS_LIMIT = 4000;
+
+function shortWarnings(warnings: string[]): string[] {
+  let total = 0;
+  for (let i = 0; i < warnings.length; i++) {
+    const warning = clip(warnings[i], WARNING_LIMIT);
+    if (total + warning.length > WARNINGS_LIMIT) return [...warnings.slice(0, i), `and ${warnings.length - i} more warnings`];
+    warnings[i] = warning;
+    total += warning.length;
+  }
+  return warnings;
+}
+
+/**
+ * GPUs (NVIDIA's device plugin and container toolkit), CVMFS (a FUSE file system) and the
+ * Envoy sidecar's image are Linux-only: a Windows pod given them would never start. A pod is
+ * Windows by its `spec.os.name` or by a nodeSelector on `kubernetes.io/os`.
+ */
+function windowsPod(spec: Record<string, any>): string | undefined {
+  if (spec.os?.name === 'windows') return 'spec.os.name: windows';
+  if (spec.nodeSelector?.['kubernetes.io/os'] === 'windows') return 'nodeSelector kubernetes.io/os=windows';
+  return undefined;
 }
 
 /**
@@ -83,18 +134,21 @@ function writableCopy(parts: Record<string, any>): Record<string, any> {
   const { metadata, spec } = parts;
   const copy: Record<string, any> = {
     metadata: metadata.annotations ? { annotations: { ...metadata.annotations } } : {},
-    spec: {
-      containers: spec.containers.map((container: Record<string, any>) => ({
-        ...container,
-        ...(container.volumeMounts ? { volumeMounts: [...container.volumeMounts] } : {}),
-        ...(container.resources ? { resources: { ...container.resources } } : {}),
-      })),
-    },
+    spec: { containers: spec.containers.map(writableContainer) },
   };
-  if (spec.initContainers) copy.spec.initContainers = [...spec.initContainers];
+  // Init containers get CVMFS mounts too (and the auth sidecar joins them); not resources.
+  if (spec.initContainers) copy.spec.initContainers = spec.initContainers.map(writableContainer);
   if (spec.volumes) copy.spec.volumes = [...spec.volumes];
   if (spec.affinity) copy.spec.affinity = JSON.parse(JSON.stringify(spec.affinity));
   return copy;
+}
+
+function writableContainer(container: Record<string, any>): Record<string, any> {
+  return {
+    ...container,
+    ...(container.volumeMounts ? { volumeMounts: [...container.volumeMounts] } : {}),
+    ...(container.resources ? { resources: { ...container.resources } } : {}),
+  };
 }
 
 function skipReason(request: AdmissionRequest, deps: PodMutationDeps): string | undefined {
@@ -109,36 +163,6 @@ function skipReason(request: AdmissionRequest, deps: PodMutationDeps): string | 
   return undefined;
 }
 
-/** The GPU annotations exclude each other: a pod's choice replaces the namespace's default as a whole. */
-const GPU_KEYS: string[] = [...GPU_REQUEST_ANNOTATIONS];
-
-/**
- * Our annotations on the pod, over the namespace's defaults, without the prefix. A pod turns a
- * default off with `gpu: none` or `cvmfs-repositories: none` (and `auth: disabled`). `gpu: none`
- * beside another GPU request is kept, for the GPU mutation to refuse: which one was meant?
- */
-function podAsks(pod: Record<string, any>, config: WebhookConfig, namespace: string): Record<string, string> {
-  const own: Record<string, string> = {};
-  let podChoosesGpu = false;
-  for (const [key, value] of Object.entries(pod.metadata?.annotations ?? {})) {
-    if (!key.startsWith(PREFIX) || key === STATUS_ANNOTATION || typeof value !== 'string') continue;
-    const ask = key.slice(PREFIX.length);
-    own[ask] = value;
-    if (GPU_KEYS.includes(ask)) podChoosesGpu = true;
-  }
-  const asks: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config.values.injection.namespaceDefaults?.[namespace] ?? {})) {
-    if (typeof value === 'string' && !(podChoosesGpu && GPU_KEYS.includes(key))) asks[key] = value;
-  }
-  Object.assign(asks, own);
-  if (asks[ANNOTATIONS.gpu] === 'none' && GPU_KEYS.every((key) => key === ANNOTATIONS.gpu || asks[key] === undefined)) {
-    for (const key of [...GPU_KEYS, ANNOTATIONS.gpuContainer]) delete asks[key];
-  }
-  if (asks[ANNOTATIONS.cvmfsRepositories] === 'none') delete asks[ANNOTATIONS.cvmfsRepositories];
-  if (asks[ANNOTATIONS.auth] === 'disabled') delete asks[ANNOTATIONS.auth];
-  return asks;
-}
-
 /**
  * The parts of a pod the mutations change must have the types the API defines; the API server
  * would refuse such a pod anyway, and the mutations can then rely on them.
@@ -151,6 +175,10 @@ function shapeProblem(pod: Record<string, any>): string | undefined {
   }
   if (spec.affinity !== undefined && !isMap(spec.affinity)) return 'spec.affinity is not an object';
   if (pod.metadata?.annotations !== undefined && !isMap(pod.metadata.annotations)) return 'metadata.annotations is not an object';
+  for (const [i, container] of (spec.initContainers ?? []).entries()) {
+    if (!isMap(container)) return `spec.initContainers[${i}] is not an object`;
+    if (container.volumeMounts !== undefined && !Array.isArray(container.volumeMounts)) return `spec.initContainers[${i}].volumeMounts is not a list`;
+  }
   for (const [i, container] of spec.containers.entries()) {
     if (!isMap(container)) return `spec.containers[${i}] is not an object`;
     if (container.volumeMounts !== undefined && !Array.isArray(container.volumeMounts)) return `spec.containers[${i}].volumeMounts is not a list`;

@@ -6,7 +6,10 @@
  */
 import { isKnownMigProfile, migProfileName, parseMigProfile } from '../shared/gpu-catalogue.ts';
 import { GPU, GPU_SHARED, LABEL_MEMORY, LABEL_PRODUCT, LABEL_SHARING, type DescribedNode, type Offer } from './node-gpus.ts';
-import { GPU_REQUEST_ANNOTATIONS, PREFIX } from '../annotations.ts';
+import { clip, GPU_REQUEST_ANNOTATIONS, PREFIX, quote } from '../annotations.ts';
+import { parseQuantity, quantitySpelling } from './quantity.ts';
+
+export type GpuRequestAnnotation = (typeof GPU_REQUEST_ANNOTATIONS)[number];
 
 export type GpuRequest =
   | { kind: 'profile'; profile: string; count: number }
@@ -48,16 +51,26 @@ export function parseGpuAnnotations(asks: Record<string, string> | undefined): {
     return { error: `set only one GPU annotation; found ${set.map((name) => PREFIX + name).join(' and ')}` };
   }
   const name = set[0]!;
-  const value = asks![name]!.trim();
-  const bad = (expected: string) => ({ error: `${PREFIX}${name}: ${JSON.stringify(value)} is not ${expected}` });
+  const parsed = parseGpuValue(name, asks![name]!);
+  return 'problem' in parsed ? { error: `${PREFIX}${name}: ${parsed.problem}` } : parsed;
+}
+
+/**
+ * One GPU annotation's value, read alone: the request, or what is wrong with it (a sentence
+ * that does not name the annotation, so that the pod's path and the check of namespace
+ * defaults at start-up can each say where it was found).
+ */
+export function parseGpuValue(name: GpuRequestAnnotation, text: string): { request: GpuRequest } | { problem: string } {
+  const value = text.trim();
+  const bad = (expected: string) => ({ problem: `${quote(value)} is not ${expected}` });
   switch (name) {
     case 'gpu-profile': {
       const parsed = parseMigProfile(value);
       return parsed ? { request: { kind: 'profile', profile: migProfileName(parsed), count: 1 } } : bad('a MIG profile (write e.g. 1g.10gb or 1g.10gb+me)');
     }
     case 'gpu-memory': {
-      const bytes = parseMemory(value);
-      return bytes ? { request: { kind: 'memory', bytes, count: 1 } } : bad('an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)');
+      const memory = parseMemory(value);
+      return 'problem' in memory ? memory : { request: { kind: 'memory', bytes: memory.bytes, count: 1 } };
     }
     case 'gpu-mps':
     case 'gpu': {
@@ -68,18 +81,32 @@ export function parseGpuAnnotations(asks: Record<string, string> | undefined): {
   }
 }
 
-const UNITS: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: MiB, gi: GiB, ti: 2 ** 40 };
+const MEMORY_EXAMPLES = 'not an amount of GPU memory (write e.g. 10Gi, 10G or 10240Mi)';
 
 /**
- * `10Gi`, `10GiB`, `10G`, `10GB`, `10240Mi` → bytes. Kubernetes quantity suffixes plus the GB
- * spelling people copy from profile names. A bare number is refused: "10" is more likely
- * meant as GB than as ten bytes, and guessing would be worse than asking.
+ * A Kubernetes quantity of bytes (quantity.ts), as the API server reads `memory: 16Gi`:
+ * `10Gi`, `10G`, `10240Mi`, `1e10`. The suffixes are case-sensitive, so `10GB`, `10gb` and
+ * `10gi` are refused with the spelling meant; `10m` is a hundredth of a byte (milli), not ten
+ * megabytes. Less than 1 MiB is no amount of GPU memory: a bare `10` is ten bytes, more likely
+ * meant as GB, and guessing would be worse than asking. Fractions of a byte round up, as the
+ * API server's Value() does.
  */
-function parseMemory(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]i?)b?$/i.exec(text);
-  if (!match) return undefined;
-  const bytes = Math.round(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
-  return bytes > 0 && Number.isFinite(bytes) ? bytes : undefined;
+function parseMemory(text: string): { bytes: number } | { problem: string } {
+  const quantity = parseQuantity(text);
+  if (!quantity) {
+    const spelling = quantitySpelling(text);
+    return { problem: spelling ? `${quote(text)} is not a Kubernetes quantity; write ${spelling}` : `${quote(text)} is ${MEMORY_EXAMPLES}` };
+  }
+  const { value, suffix } = quantity;
+  if (!Number.isFinite(value) || value <= 0) return { problem: `${quote(text)} is ${MEMORY_EXAMPLES}` };
+  if (value < MiB) {
+    if (suffix === 'm') {
+      const number = text.slice(0, -1);
+      return { problem: `${quote(text)} is ${value} bytes (m means milli); write ${clip(number, 20)}M or ${clip(number, 20)}Mi` };
+    }
+    return { problem: `${quote(text)} is ${value} bytes, ${MEMORY_EXAMPLES}` };
+  }
+  return { bytes: Math.ceil(value) };
 }
 
 export function resolveGpuRequest(request: GpuRequest, nodes: readonly DescribedNode[]): Resolution {

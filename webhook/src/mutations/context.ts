@@ -6,6 +6,8 @@ export interface MutationContext {
   /** The pod's requests: its annotations under our prefix, over the namespace defaults, prefix removed. */
   asks: Record<string, string>;
   config: WebhookConfig;
+  /** The request's own pod, to read what the copy does not carry (hostNetwork, say); never written. */
+  original: Record<string, any>;
 }
 
 export interface MutationResult {
@@ -18,8 +20,3 @@ export interface MutationResult {
 }
 
 export const nothing: MutationResult = { injected: false, warnings: [] };
-
-/** The containers a mutation applies to by default: the pod's own, not sidecars we added. */
-export function appContainers(pod: Record<string, any>): Record<string, any>[] {
-  return Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
-}

@@ -7,15 +7,19 @@
  * cannot be satisfied there is refused, saying what is available, instead of a pod Pending
  * forever; so is one that no node could give alongside another container's nvidia.com/gpu.
  */
-import { ANNOTATIONS, DEFAULT_CONTAINER_ANNOTATION, PREFIX } from '../annotations.ts';
+import { ANNOTATIONS, clip, DEFAULT_CONTAINER_ANNOTATION, few, PREFIX, quote } from '../annotations.ts';
 import { readNodeConstraints } from '../gpu/node-constraints.ts';
 import { GPU, type DescribedNode } from '../gpu/node-gpus.ts';
 import { resolveGpuRequestCached } from '../gpu/resolve-cached.ts';
 import { parseGpuAnnotations, type MatchExpression, type Resolution } from '../gpu/resolve.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';
 
-/** `scheduling`: the request's own pod spec, for the node constraints the copy does not carry. */
-export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes: DescribedNode[], scheduling: unknown): MutationResult {
+/**
+ * `nodes`: the cluster's GPU nodes, undefined until the webhook has listed them once (asked
+ * only when the pod needs them). `scheduling`: the request's own pod spec, for the node
+ * constraints the copy does not carry.
+ */
+export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes: () => DescribedNode[] | undefined, scheduling: unknown): MutationResult {
   const parsed = parseGpuAnnotations(ctx.asks);
   if (parsed.error) return { ...nothing, denied: parsed.error };
   if (!parsed.request) return nothing;
@@ -25,11 +29,15 @@ export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes:
   const limits: Record<string, unknown> = container.resources?.limits ?? {};
   const existing = Object.keys(limits).filter((name) => name.startsWith('nvidia.com/'));
   // Per-item check: a container that already has an NVIDIA resource keeps it (ours or its author's).
-  if (existing.length) return { injected: true, warnings: [`container ${container.name} already requests ${existing.join(', ')}; left as is`] };
+  if (existing.length) return { injected: true, warnings: [`container ${clip(container.name)} already requests ${few(existing, 2)}; left as is`] };
 
   const { constraints, error } = readNodeConstraints(scheduling);
   if (error) return { ...nothing, denied: `malformed pod: ${error}` };
-  const resolved = resolveGpuRequestCached(parsed.request, nodes, constraints);
+  const listed = nodes();
+  // Before the first list, "no node offers this" would be wrong: say so, and the pod's
+  // controller (or its author) tries again.
+  if (!listed) return { ...nothing, denied: NOT_READY };
+  const resolved = resolveGpuRequestCached(parsed.request, listed, constraints);
   if (!resolved.ok) return { ...nothing, denied: resolved.message };
   const clash = clashingGpu(pod, container, resolved);
   if (clash) return { ...nothing, denied: clash };
@@ -37,8 +45,11 @@ export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes:
   container.resources.limits = { ...container.resources.limits, ...resolved.resources };
   container.resources.requests = { ...container.resources.requests, ...resolved.resources };
   if (resolved.nodeAffinity?.length) requireNodeExpressions(pod, resolved.nodeAffinity);
-  return { injected: true, warnings: [`GPU for container ${container.name}: ${resolved.description}`] };
+  return { injected: true, warnings: [`GPU for container ${clip(container.name)}: ${resolved.description}`] };
 }
+
+export const NOT_READY =
+  "GPUs: the webhook is not ready yet (it has not listed the cluster's nodes, so it cannot tell what they offer); create the pod again in a few seconds";
 
 /** The container named by `gpu-container`, else kubectl's default container, else the first. */
 function targetContainer(pod: Record<string, any>, ctx: MutationContext): Record<string, any> | string {
@@ -46,7 +57,7 @@ function targetContainer(pod: Record<string, any>, ctx: MutationContext): Record
   const wanted = ctx.asks[ANNOTATIONS.gpuContainer] ?? pod.metadata?.annotations?.[DEFAULT_CONTAINER_ANNOTATION];
   if (!wanted) return containers[0] ?? 'the pod has no containers to give a GPU to';
   const found = containers.find((c) => c?.name === wanted);
-  return found ?? `annotation ${PREFIX}${ANNOTATIONS.gpuContainer} names container "${wanted}", but the pod has: ${containers.map((c) => c?.name).join(', ')}`;
+  return found ?? `annotation ${PREFIX}${ANNOTATIONS.gpuContainer} names container ${quote(wanted)}, but the pod has: ${few(containers.map((c) => c?.name), 5)}`;
 }
 
 /**
@@ -61,7 +72,7 @@ function clashingGpu(pod: Record<string, any>, target: Record<string, any>, reso
   if (!holder) return undefined;
   const what = resolved.gives === 'mig' ? 'MIG slice' : 'MPS share';
   return (
-    `container ${holder.name} already requests ${GPU}; a pod cannot also get a ${what} (${Object.keys(resolved.resources).join(', ')}): ` +
+    `container ${clip(holder.name)} already requests ${GPU}; a pod cannot also get a ${what} (${Object.keys(resolved.resources).join(', ')}): ` +
     `${GPU} means a whole GPU, a MIG slice or an MPS share depending on the node, and no node gives one pod two of these; ask for the pod's GPU in one container`
   );
 }

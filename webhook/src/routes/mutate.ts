@@ -36,13 +36,15 @@ async function review(
     const result = await mutatePod(request, deps);
     if (result.kind === 'skipped') {
       metrics.skips.inc({ reason: result.reason });
-      return { outcome: 'skipped', answer: allow(request.uid) };
+      // A typo'd annotation under our prefix is worth a warning even when nothing is injected.
+      return { outcome: 'skipped', answer: allow(request.uid, result.warnings) };
     }
     if (result.kind === 'denied') {
       log.info({ uid: request.uid, pod, reason: result.message }, 'pod refused');
       return { outcome: 'denied', answer: deny(request.uid, result.message) };
     }
-    for (const kind of result.injected) metrics.injections.inc({ kind });
+    // A reinvocation that changes nothing injected nothing: count what a patch really adds.
+    if (result.patch.length) for (const kind of result.injected) metrics.injections.inc({ kind });
     log.info({ uid: request.uid, pod, injected: result.injected, dryRun: request.dryRun === true, operations: result.patch.length }, 'pod mutated');
     return { outcome: result.patch.length ? 'mutated' : 'unchanged', answer: allow(request.uid, result.warnings, result.patch) };
   } catch (err) {
