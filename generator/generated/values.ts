@@ -28,13 +28,49 @@ export interface Values {
     [k: string]: string | undefined;
   };
   /**
-   * PromQL expression giving the load of this instance; the KEDA autoscaler and Envoy's Prometheus-based rate limiter both compare it with `serverLoadThreshold`. Empty means the built-in metric: the average time (ms) an inference request waits in Triton's queue, `sum(rate(nv_inference_queue_duration_us)) / sum(rate(nv_inference_exec_count) * 1000)` over 30 s, for this instance's pods.
+   * PromQL expression giving the load of this instance, one series; the KEDA autoscaler and Envoy's Prometheus-based rate limiter both compare it with `serverLoadThreshold`. Empty means the built-in metric (see `serverLoad`): the average time (ms) a request waits in Triton's queue, `sum(rate(nv_inference_queue_duration_us)) / sum(rate(nv_inference_request_success)) / 1000` over `serverLoad.window`, for this release's Triton pods, and 0 while idle. SuperSONIC 0.3.1's built-in metric divided by `nv_inference_exec_count` instead, which under dynamic batching is the queue time times the batch size: a 0.3.1 threshold now scales later; docs/autoscaling.md gives the 0.3.1 expression to keep its meaning.
    */
   serverLoadMetric: string;
   /**
    * Value of `serverLoadMetric` above which the instance counts as overloaded: KEDA adds Triton replicas and the rate limiter refuses new requests.
    */
   serverLoadThreshold: number;
+  /**
+   * The built-in server-load metric, used when `serverLoadMetric` is empty: the average time (ms) a request to this instance waits in Triton's queue, `rate(nv_inference_queue_duration_us)` over `rate(nv_inference_request_success)` (0 while idle, not 0/0), over the Triton pods of this release, selected by the `namespace` and `pod` labels that every Kubernetes scrape gives (docs/autoscaling.md).
+   */
+  serverLoad: {
+    /**
+     * PromQL range of the rates: at least twice, better four times, the interval at which Prometheus scrapes Triton. Longer is smoother and slower to react.
+     */
+    window: string;
+    /**
+     * Only these Triton models count (their `model` label); empty means every model the pods serve.
+     */
+    models?: string[];
+    /**
+     * The load is that of the busiest model: each model's average queue time is computed on its own and the highest counts. Otherwise every request counts alike, so a slow model's queue can hide behind a busy fast one.
+     */
+    perModel: boolean;
+    /**
+     * prometheus-operator ServiceMonitors for Triton's metrics port and Envoy's metrics Service, created when KEDA or Envoy's Prometheus-based rate limiter reads the load and the cluster serves monitoring.coreos.com/v1. Without them, the Prometheus you read must scrape those ports itself and keep the `namespace` and `pod` labels.
+     */
+    serviceMonitors: {
+      /**
+       * Create the ServiceMonitors (only where the CRD exists).
+       */
+      enabled: boolean;
+      /**
+       * Scrape interval; with `keda.pollingInterval` it bounds how soon a first request wakes Triton from zero.
+       */
+      interval: string;
+      /**
+       * Extra labels of the ServiceMonitors, for a Prometheus whose `serviceMonitorSelector` requires some.
+       */
+      labels?: {
+        [k: string]: string | undefined;
+      };
+    };
+  };
   /**
    * NVIDIA Triton Inference Server, the pods that run the models. Envoy balances client requests across them through a headless Service.
    */
@@ -1022,6 +1058,132 @@ export interface Values {
          */
         key?: string;
       };
+    };
+  };
+  /**
+   * Autoscaling of the Triton pods with KEDA (keda.sh), on the server-load metric (`serverLoadMetric`, compared with `serverLoadThreshold`) read from the Prometheus of `prometheus.external`. Needs KEDA installed in the cluster; see docs/autoscaling.md.
+   */
+  keda: {
+    /**
+     * Scale Triton with a KEDA ScaledObject. The Triton Deployment then keeps the replica count KEDA gives it (`triton.replicas` no longer applies), and switching an existing release to KEDA keeps the pods it runs. Without KEDA's CRDs in the cluster nothing is scaled: NOTES says so and Triton runs `triton.replicas` pods.
+     */
+    enabled: boolean;
+    /**
+     * Fewest Triton pods. `0` is honoured (SuperSONIC 0.3.1 turned it into 1): with no request for `cooldownPeriod`, every GPU of this instance is released, and the first request through Envoy wakes Triton (see docs/autoscaling.md for what the client sees meanwhile).
+     */
+    minReplicaCount: number;
+    /**
+     * Most Triton pods; at least `minReplicaCount`.
+     */
+    maxReplicaCount: number;
+    /**
+     * Scale to zero pods while idle even though `minReplicaCount` is above zero (KEDA's `idleReplicaCount: 0`): while requests arrive Triton runs at least `minReplicaCount` pods. Idle and waking work as with `minReplicaCount: 0`; with that, this key changes nothing.
+     */
+    zeroIdleReplicas: boolean;
+    /**
+     * Seconds between KEDA's queries of Prometheus. It bounds how soon a first request wakes Triton from zero (with the scrape interval), and how often KEDA rechecks the load.
+     */
+    pollingInterval: number;
+    /**
+     * Seconds without requests (and without overload) before KEDA scales Triton to zero; only with `minReplicaCount: 0` or `zeroIdleReplicas`. Scaling between 1 and `maxReplicaCount` follows `scaleUp` and `scaleDown`.
+     */
+    cooldownPeriod: number;
+    /**
+     * With scale to zero: requests per second arriving at Envoy for Triton (served, or refused because no Triton pod was ready), over `wakeOnRequest.window`, at or below which the instance is idle. `0`: any request wakes Triton and keeps it up.
+     */
+    activationThreshold: number;
+    /**
+     * The second trigger, rendered when Triton may scale to zero: Envoy's count of requests for Triton (`envoy_cluster_upstream_rq_total`) plus those it could not send because no Triton pod was ready (`envoy_cluster_upstream_cx_none_healthy`). While no Triton pod runs, the load metric has no series, so only this trigger can wake Triton.
+     */
+    wakeOnRequest: {
+      /**
+       * PromQL range over which the request rate is measured: at least twice Envoy's scrape interval. Triton stays up for this long after the last request, then `cooldownPeriod`.
+       */
+      window: string;
+      /**
+       * Name of the Envoy cluster that reaches Triton, as Envoy's metrics label it (`envoy_cluster_name`). The chart's Envoy configuration calls it `triton`; set it only with `envoy.external_config`.
+       */
+      envoyCluster: string;
+    };
+    /**
+     * How fast the HPA adds Triton pods: at most `stepsize` pods every `periodSeconds`, on the lowest recommendation of the last `stabilizationWindowSeconds` (so a short spike does not start GPU pods that are not needed a minute later). SuperSONIC 0.3.1's keys.
+     */
+    scaleUp: {
+      /**
+       * Seconds of past recommendations the HPA considers before adding pods.
+       */
+      stabilizationWindowSeconds: number;
+      /**
+       * Length of the period in which at most `stepsize` pods are added.
+       */
+      periodSeconds: number;
+      /**
+       * Pods added at most per `periodSeconds`.
+       */
+      stepsize: number;
+    };
+    /**
+     * How fast the HPA removes Triton pods: at most `stepsize` pods every `periodSeconds`, on the highest recommendation of the last `stabilizationWindowSeconds` (so a short lull does not unload models that are needed again a minute later). SuperSONIC 0.3.1's keys.
+     */
+    scaleDown: {
+      /**
+       * Seconds of past recommendations the HPA considers before removing pods.
+       */
+      stabilizationWindowSeconds: number;
+      /**
+       * Length of the period in which at most `stepsize` pods are removed.
+       */
+      periodSeconds: number;
+      /**
+       * Pods removed at most per `periodSeconds`.
+       */
+      stepsize: number;
+    };
+    /**
+     * What KEDA does when it cannot read the metrics (Prometheus down, refusing the credentials, answering errors): after `failureThreshold` failed reads in a row, it scales to `replicas`. KEDA honours a fallback only for `AverageValue` triggers, which is why both triggers are `AverageValue` (docs/autoscaling.md). An empty answer is not a failure: it reads as 0.
+     */
+    fallback: {
+      /**
+       * Use the fallback.
+       */
+      enabled: boolean;
+      /**
+       * Failed reads in a row (one per `pollingInterval`) before the fallback applies.
+       */
+      failureThreshold: number;
+      /**
+       * Triton pods while the fallback applies (with `behavior` static).
+       */
+      replicas: number;
+      /**
+       * KEDA's fallback behaviour: `static` scales to `replicas`; `currentReplicas` keeps the pods running; `currentReplicasIfHigher` keeps them if more than `replicas`, else scales to `replicas` (never fewer than now, nor fewer than `replicas`); `currentReplicasIfLower` the opposite.
+       */
+      behavior: 'static' | 'currentReplicas' | 'currentReplicasIfHigher' | 'currentReplicasIfLower';
+    };
+    /**
+     * Credentials KEDA sends to Prometheus, from a Secret in the release namespace, through a TriggerAuthentication the chart creates. Envoy's load shedder does not use them.
+     */
+    prometheusAuth: {
+      /**
+       * `none`; `bearer`: an `Authorization: Bearer <token>` header; `basic`: HTTP basic authentication.
+       */
+      mode: 'none' | 'bearer' | 'basic';
+      /**
+       * The Secret holding the credentials; required unless `mode` is `none`.
+       */
+      secretName: string;
+      /**
+       * Key of the token in the Secret, with `mode` bearer.
+       */
+      bearerTokenKey: string;
+      /**
+       * Key of the user name in the Secret, with `mode` basic.
+       */
+      usernameKey: string;
+      /**
+       * Key of the password in the Secret, with `mode` basic.
+       */
+      passwordKey: string;
     };
   };
   /**

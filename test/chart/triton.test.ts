@@ -61,20 +61,35 @@ triton('the CVMFS claim is rendered exactly when this release uses and creates i
   assert.equal(await claims({ enabled: true, storageType: 'cvmfs' }), []);
 });
 
-triton('no object depends on lookup, so helm template, GitOps renders and upgrades see the same objects; it only guards upgrades', () => {
+triton('lookup only guards upgrades: the selector guard writes nothing, and the replica guard only the replica count under KEDA', () => {
   const dir = join(CHART_DIR, 'templates');
   const guard = /\{\{- define "supersonic\.validateSelector" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
+  // Under KEDA, the Triton Deployment writes back the count the autoscaler set (an omitted
+  // replicas field would be reset to 1 by Helm 3's merge and Helm 4's apply).
+  const replicaGuard = /\{\{- define "supersonic\.triton\.currentReplicas" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
   for (const file of readdirSync(dir)) {
     // Inside a template action ({{ ... lookup ... }}), not in comments that explain its absence;
-    // the one allowed place is the selector guard, which can only fail the render.
-    const text = readFileSync(join(dir, file), 'utf8').replace(/\{\{-? ?\/\*[\s\S]*?\*\/ ?-?\}\}/g, '').replace(guard, '');
-    assert.not.match(text, /\{\{[^}]*\blookup\b/, `${file} calls lookup outside supersonic.validateSelector`);
+    // the allowed places are the two guards.
+    const text = readFileSync(join(dir, file), 'utf8').replace(/\{\{-? ?\/\*[\s\S]*?\*\/ ?-?\}\}/g, '').replace(guard, '').replace(replicaGuard, '');
+    assert.not.match(text, /\{\{[^}]*\blookup\b/, `${file} calls lookup outside supersonic.validateSelector and supersonic.triton.currentReplicas`);
   }
   const helpers = readFileSync(join(dir, '_helpers.tpl'), 'utf8');
   const body = helpers.match(guard)?.[1];
   assert.ok(body?.includes('lookup'), 'the selector guard uses lookup');
   // Every line of the guard is a trimmed action: it writes nothing into any object.
   for (const line of body!.split('\n').filter((l) => l.trim())) assert.match(line.trim(), /^\{\{-.*-\}\}$/, `the guard writes output: ${line}`);
+  // The replica guard looks up only the Triton Deployment, and only one template line uses it: replicas.
+  const replicaBody = helpers.match(replicaGuard)?.[1] ?? '';
+  assert.match(replicaBody, /lookup "apps\/v1" "Deployment" \.Release\.Namespace \(include "supersonic\.triton\.fullname" \.\)/);
+  const users = readdirSync(dir).flatMap((file) =>
+    readFileSync(join(dir, file), 'utf8').split('\n').map((line, i) => ({ file, i, line })).filter(({ line }) => line.includes('include "supersonic.triton.currentReplicas"')),
+  );
+  assert.equal(users.map((u) => u.file), ['triton-deployment.yaml']);
+  const deployment = readFileSync(join(dir, 'triton-deployment.yaml'), 'utf8').split('\n');
+  const use = users[0]!;
+  assert.match(use.line.trim(), /^\{\{- with include "supersonic\.triton\.currentReplicas" \. \}\}$/);
+  assert.is(deployment[use.i + 1]!.trim(), 'replicas: {{ . }}');
+  assert.is(deployment[use.i + 2]!.trim(), '{{- end }}');
 });
 
 triton('the pod template carries no chart version, so a chart upgrade alone does not restart GPU pods', async () => {

@@ -62,6 +62,7 @@ const SWITCHES: { from: Side; to: Side; why: string }[] = [
   { from: { case: 'defaults' }, to: { case: 'envoy-shed' }, why: 'the Prometheus-based load shedder switched on and off' },
   { from: { case: 'defaults' }, to: { case: 'webhook-cert-manager' }, why: 'the webhook switched on (cert-manager) and off' },
   { from: SELF_MANAGED, to: { case: 'webhook-cert-manager' }, why: "the webhook's certificate from its own CA, then from cert-manager, and back" },
+  { from: { case: 'defaults' }, to: { case: 'keda-scale-to-zero' }, why: 'KEDA autoscaling (to zero) switched on and off' },
   { from: { case: 'defaults' }, to: { case: 'storage-cvmfs-pvc' }, why: 'a model repository added and removed' },
   { from: { case: 'storage-cvmfs' }, to: { case: 'storage-cvmfs-pvc' }, why: "storage from the nodes' CVMFS to the release's CVMFS claim" },
   { from: { case: 'storage-cvmfs-pvc' }, to: { case: 'storage-cvmfs-pvc-existing' }, why: "the release's own CVMFS claim, then an existing one" },

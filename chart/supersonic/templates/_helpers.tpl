@@ -142,14 +142,161 @@ spec:
 
 {{/*
 The server-load metric shared by KEDA, the rate limiter and NOTES: serverLoadMetric, else the
-average time (ms) a request waits in Triton's queue, over this release's pods (the `release`
-label comes from app.kubernetes.io/instance in the scrape configuration).
+built-in one, the average time (ms) a request waits in Triton's queue over serverLoad.window:
+queued microseconds over successful requests, both as rates, so dynamic batching does not
+multiply it (SuperSONIC 0.3.1 divided by executions, that is by batches). The denominator is
+clamped above 0, so an idle instance reads 0 rather than 0/0 (NaN); with no Triton series at all
+(nothing scraped, or no pod running) the result is empty, which the shedder treats as unknown
+and KEDA as 0. With serverLoad.perModel, the busiest model's average counts.
 */}}
 {{- define "supersonic.serverLoadMetric" -}}
 {{- if .Values.serverLoadMetric -}}
 {{- .Values.serverLoadMetric -}}
 {{- else -}}
-{{- $selector := printf "release=\"%s\"" .Release.Name -}}
-sum by (release) (rate(nv_inference_queue_duration_us{ {{- $selector -}} }[30s])) / sum by (release) ((rate(nv_inference_exec_count{ {{- $selector -}} }[30s]) * 1000) + 0.001)
+{{- $selector := include "supersonic.serverLoad.tritonSelector" (dict "root" . "models" .Values.serverLoad.models) -}}
+{{- $window := .Values.serverLoad.window -}}
+{{- if .Values.serverLoad.perModel -}}
+max(sum by (model) (rate(nv_inference_queue_duration_us{ {{- $selector -}} }[{{ $window }}])) / clamp_min(sum by (model) (rate(nv_inference_request_success{ {{- $selector -}} }[{{ $window }}])), 1e-9)) / 1000
+{{- else -}}
+sum(rate(nv_inference_queue_duration_us{ {{- $selector -}} }[{{ $window }}])) / clamp_min(sum(rate(nv_inference_request_success{ {{- $selector -}} }[{{ $window }}])), 1e-9) / 1000
+{{- end -}}
+{{- end -}}
+{{- end }}
+{{/*
+The label matchers that select this release's Triton series: its namespace, and its pods by
+name (<fullname>-triton-<pod-template-hash>-<suffix>, the names the Deployment controller
+gives), optionally some models. `namespace` and `pod` are the labels every Kubernetes scrape
+gives a target: the ServiceMonitors of keda-servicemonitors.yaml (prometheus-operator sets
+namespace, pod, service, job, container, endpoint), a PodMonitor, and the usual kubernetes_sd
+relabelling (SuperSONIC 0.3.1's scrape configuration among them). Nothing produces a `release`
+label, which 0.3.1's default filtered on. The pod pattern has exactly two segments after
+"-triton", so a release named "<fullname>-triton..." is never matched. Model names go into a
+raw (backquoted) PromQL string, regexp-quoted.
+Call with (dict "root" $ "models" <list>).
+*/}}
+{{- define "supersonic.serverLoad.tritonSelector" -}}
+{{- $matchers := list (printf "namespace=%q" .root.Release.Namespace) (printf "pod=~%q" (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "supersonic.triton.fullname" .root))) -}}
+{{- with .models -}}
+{{- $quoted := list -}}
+{{- range . }}{{ $quoted = append $quoted (regexQuoteMeta .) }}{{ end -}}
+{{- $matchers = append $matchers (printf "model=~`%s`" (join "|" $quoted)) -}}
+{{- end -}}
+{{- join ", " $matchers -}}
+{{- end }}
+
+{{/*
+SuperSONIC 0.3.1's built-in load metric (queue time over executions, 30 s rates), on the labels
+this chart's scrape gives: what to set as serverLoadMetric to keep a 0.3.1 threshold's meaning.
+*/}}
+{{- define "supersonic.serverLoadMetric.v031" -}}
+{{- $selector := include "supersonic.serverLoad.tritonSelector" (dict "root" .) -}}
+sum(rate(nv_inference_queue_duration_us{ {{- $selector -}} }[30s])) / sum((rate(nv_inference_exec_count{ {{- $selector -}} }[30s]) * 1000) + 0.001)
+{{- end }}
+
+{{/* "true" when KEDA scales Triton: keda.enabled, and the cluster serves KEDA's ScaledObject. */}}
+{{- define "supersonic.keda.active" -}}
+{{- if and .Values.keda.enabled (.Capabilities.APIVersions.Has "keda.sh/v1alpha1") -}}true{{- end -}}
+{{- end }}
+
+{{/* "true" when KEDA may scale Triton to zero pods: minReplicaCount 0, or zeroIdleReplicas. */}}
+{{- define "supersonic.keda.scaleToZero" -}}
+{{- if or (eq (int .Values.keda.minReplicaCount) 0) .Values.keda.zeroIdleReplicas -}}true{{- end -}}
+{{- end }}
+
+{{/*
+The replica count of the Triton Deployment that already exists, if any: under KEDA the chart
+writes back the count the autoscaler set, so an upgrade never changes it. Omitting `replicas`
+would not do: Helm 3's three-way merge deletes a field the last release set, and Helm 4's
+server-side apply drops a field only it owned, and Kubernetes then defaults it to 1, so
+switching a release of 5 pods to KEDA would kill 4 of them. `lookup` sees nothing in
+`helm template` and client-side dry runs: then nothing is written, and a new Deployment starts
+with Kubernetes' 1 until KEDA takes over. This is the only other place that may call lookup,
+and its result goes only into `replicas` (test/chart/triton.test.ts).
+*/}}
+{{- define "supersonic.triton.currentReplicas" -}}
+{{- $existing := lookup "apps/v1" "Deployment" .Release.Namespace (include "supersonic.triton.fullname" .) -}}
+{{- if and $existing $existing.spec (hasKey $existing.spec "replicas") -}}
+{{- $existing.spec.replicas | int -}}
+{{- end -}}
+{{- end }}
+{{/*
+KEDA's objects. The ScaledObject keeps SuperSONIC 0.3.1's name, <instance>-keda-so: KEDA's
+admission webhook refuses a second ScaledObject for one Deployment, and Helm creates a
+release's new objects before it deletes its old ones, so a new name would break the upgrade
+from 0.3.1.
+*/}}
+{{- define "supersonic.keda.scaledObjectName" -}}
+{{- include "supersonic.componentName" (dict "root" . "component" "keda-so") -}}
+{{- end }}
+
+{{- define "supersonic.keda.triggerAuthName" -}}
+{{- include "supersonic.componentName" (dict "root" . "component" "keda-prometheus") -}}
+{{- end }}
+
+{{/* The Prometheus KEDA queries, as one URL: scheme://host:port[/path]. */}}
+{{- define "supersonic.keda.serverAddress" -}}
+{{- $prometheus := include "supersonic.prometheus.address" . | fromYaml -}}
+{{- printf "%s://%s:%d%s" $prometheus.scheme $prometheus.host (int $prometheus.port) $prometheus.path -}}
+{{- end }}
+
+{{/*
+The load trigger's query. KEDA honours a fallback only for AverageValue triggers, and an
+AverageValue target makes the HPA ask for ceil(value / threshold) pods: the value must grow with
+the pods needed. The load is an average (a queue time), so the query multiplies it by the
+number of Triton pods Prometheus sees, and ceil(pods x load / threshold) is the proportional
+rule a Value target would apply to the load itself: twice the threshold, twice the pods.
+*/}}
+{{- define "supersonic.keda.loadQuery" -}}
+{{- $pods := include "supersonic.serverLoad.tritonSelector" (dict "root" .) -}}
+({{ include "supersonic.serverLoadMetric" . }}) * scalar(count(count by (pod) (nv_inference_request_success{ {{- $pods -}} })))
+{{- end }}
+
+{{/*
+The wake trigger's query: requests Envoy sent to Triton plus those it could not send because no
+Triton pod was ready (Envoy's cluster counters, labelled envoy_cluster_name), per second over
+keda.wakeOnRequest.window, over this release's Envoy pods. Capped at its threshold, so it never
+asks for more than one pod: the load trigger does the scaling.
+*/}}
+{{- define "supersonic.keda.wakeQuery" -}}
+{{- $selector := printf "envoy_cluster_name=%q, namespace=%q, pod=~%q" .Values.keda.wakeOnRequest.envoyCluster .Release.Namespace (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "supersonic.envoy.fullname" .)) -}}
+{{- $window := .Values.keda.wakeOnRequest.window -}}
+clamp_max(sum(rate(envoy_cluster_upstream_rq_total{ {{- $selector -}} }[{{ $window }}])) + sum(rate(envoy_cluster_upstream_cx_none_healthy{ {{- $selector -}} }[{{ $window }}])), {{ include "supersonic.keda.wakeCap" . }})
+{{- end }}
+
+{{/* The wake trigger's cap and threshold: above its activation threshold, so it can activate. */}}
+{{- define "supersonic.keda.wakeCap" -}}
+{{- addf .Values.keda.activationThreshold 1 -}}
+{{- end }}
+
+{{/* Checks across keda values that JSON Schema cannot express; each message names the keys to set. */}}
+{{- define "supersonic.keda.validate" -}}
+{{- $min := int .Values.keda.minReplicaCount -}}
+{{- $max := int .Values.keda.maxReplicaCount -}}
+{{- if gt $min $max -}}
+  {{- fail (printf "keda.minReplicaCount (%d) is above keda.maxReplicaCount (%d)" $min $max) -}}
+{{- end -}}
+{{- if not (and .Values.prometheus.external.enabled .Values.prometheus.external.url) -}}
+  {{- fail "keda.enabled needs a Prometheus to read the load from: set prometheus.external.enabled and prometheus.external.url (KEDA's operator queries it)" -}}
+{{- end -}}
+{{- if le (float64 .Values.serverLoadThreshold) 0.0 -}}
+  {{- fail "keda.enabled needs serverLoadThreshold above 0: KEDA asks for load / threshold pods" -}}
+{{- end -}}
+{{- if .Values.keda.fallback.enabled -}}
+  {{- $threshold := float64 .Values.serverLoadThreshold -}}
+  {{- if or (lt $threshold 1.0) (ne $threshold (float64 (int64 $threshold))) -}}
+    {{- fail (printf "keda.fallback needs a whole serverLoadThreshold of at least 1 (it is %v): KEDA computes the fallback's replicas from the threshold's integer part" .Values.serverLoadThreshold) -}}
+  {{- end -}}
+{{- end -}}
+{{- if and (ne .Values.keda.prometheusAuth.mode "none") (not .Values.keda.prometheusAuth.secretName) -}}
+  {{- fail (printf "keda.prometheusAuth.mode is %s: set keda.prometheusAuth.secretName to the Secret holding the credentials" .Values.keda.prometheusAuth.mode) -}}
+{{- end -}}
+{{- if include "supersonic.keda.scaleToZero" . -}}
+  {{- if not .Values.envoy.enabled -}}
+    {{- fail "keda.minReplicaCount 0 (or keda.zeroIdleReplicas) needs Envoy (envoy.enabled): while no Triton pod runs, only Envoy's count of the requests it could not send can wake Triton. Enable Envoy, or set keda.minReplicaCount to 1 or more" -}}
+  {{- end -}}
+  {{- $limiter := .Values.envoy.rate_limiter.prometheus_based -}}
+  {{- if and $limiter.enabled (eq $limiter.mode "shed") (not $limiter.failOpen) -}}
+    {{- fail "keda.minReplicaCount 0 (or keda.zeroIdleReplicas) with envoy.rate_limiter.prometheus_based mode shed and failOpen false would never wake Triton: with no Triton pod the load is unknown, so every request would be refused before it reaches the cluster whose requests wake Triton. Set failOpen: true, or keda.minReplicaCount to 1 or more" -}}
+  {{- end -}}
 {{- end -}}
 {{- end }}

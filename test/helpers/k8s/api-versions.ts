@@ -24,6 +24,7 @@ const ALLOWED_KINDS_BY_API_VERSION: Readonly<Record<string, readonly string[]>> 
   // Optional CRD-based objects; the chart renders them only when the cluster serves the API.
   'cert-manager.io/v1': ['Certificate', 'Issuer'],
   'monitoring.coreos.com/v1': ['PrometheusRule', 'ServiceMonitor', 'PodMonitor'],
+  'keda.sh/v1alpha1': ['ScaledObject', 'TriggerAuthentication'],
 };
 
 /** Allowed "apiVersion/kind" pairs, e.g. "apps/v1/Deployment", "v1/Service". */
