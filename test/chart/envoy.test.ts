@@ -185,6 +185,21 @@ envoy('Triton\'s address works on any cluster domain: <name>-triton.<namespace>.
   assert.not.match(notes.stdout, 'cluster.local');
 });
 
+envoy('no healthy Triton: Envoy\'s immediate 503 / UNAVAILABLE carries Retry-After (KEDA\'s polling interval when it scales Triton)', async () => {
+  const retryAfter = (config: Manifest) => {
+    const hcm = config.static_resources.listeners.find((l: Manifest) => l.name === 'grpc').filter_chains[0].filters[0].typed_config;
+    const [mapper] = hcm.local_reply_config.mappers;
+    assert.equal(mapper.filter.response_flag_filter.flags, ['UH', 'UF']);
+    return mapper.headers_to_add.find((h: Manifest) => h.header.key === 'retry-after').header.value;
+  };
+  const plain = envoyConfig(await render({}));
+  assert.equal(await validateEnvoyBootstrap(plain), []);
+  assert.is(retryAfter(plain), '5');
+  const scaled = envoyConfig(await render({ keda: { enabled: true, pollingInterval: 20 }, prometheus }));
+  assert.equal(await validateEnvoyBootstrap(scaled), []);
+  assert.is(retryAfter(scaled), '20');
+});
+
 envoy('the default args bound the worker threads (not one per node core)', async () => {
   const container = envoyDeployment(await render({})).spec.template.spec.containers[0];
   assert.equal(container.args.slice(container.args.indexOf('--concurrency'), container.args.indexOf('--concurrency') + 2), ['--concurrency', '2']);

@@ -41,6 +41,17 @@ static_resources:
                 stat_prefix: grpc
                 codec_type: AUTO
                 generate_request_id: true
+                # While no Triton pod is ready (scale from zero, a rollout of one replica) or one
+                # cannot be reached, Envoy answers at once: gRPC UNAVAILABLE, HTTP 503. Retry-After
+                # says when trying again makes sense: KEDA's next poll when it scales Triton,
+                # else Envoy's next DNS refresh and health check.
+                local_reply_config:
+                  mappers:
+                    - filter:
+                        response_flag_filter: { flags: [UH, UF] }
+                      headers_to_add:
+                        - header: { key: retry-after, value: {{ ternary .Values.keda.pollingInterval 5 .Values.keda.enabled | toString | quote }} }
+                          append_action: OVERWRITE_IF_EXISTS_OR_ADD
                 {{- if .Values.envoy.tracing.enabled }}
                 tracing:
                   random_sampling: { value: {{ mulf .Values.envoy.tracing_sampling_rate 100 }} }
