@@ -36,6 +36,11 @@ export function schemaFileName(chart: Record<string, unknown>): string {
   return `schemas/${String(chart.name)}-${String(chart.version)}.values.schema.json`;
 }
 
+/** The same schema without `required` (dist/, `make package`), for editors: see render/values-schema.ts. */
+export function editorSchemaFileName(chart: Record<string, unknown>): string {
+  return `schemas/${String(chart.name)}-${String(chart.version)}.editor.schema.json`;
+}
+
 /** package.json's version is npm's copy of the chart version, which x-chart holds: they must agree. */
 function checkPackageVersion(repoRoot: string, chart: Record<string, unknown>): void {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));

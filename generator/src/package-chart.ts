@@ -5,15 +5,21 @@
  *   dist/index.yaml                                        the repository index, relative URLs
  *   dist/schemas/supersonic-<version>.values.schema.json   the values schema, at the URL the
  *                                                          $schema line of values.yaml names
+ *   dist/schemas/supersonic-<version>.editor.schema.json   the same without `required`, for editors
+ *                                                          (an override file sets few keys)
+ *   dist/supersonic-validate.mjs                           `supersonic validate`, one file for Node 24,
+ *                                                          the schema, defaults and archive inside
  *   dist/icon.svg, dist/artifacthub-repo.yaml              what Artifact Hub reads
  * MERGE_INDEX=<index.yaml> keeps the versions an earlier index lists (publishing next to them).
  * `make publish-oci REGISTRY=<host>/<path>` then pushes the archive (see the Makefile).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { buildSync } from 'esbuild';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHART_DIR, schemaFileName } from './generate.ts';
+import { CHART_DIR, editorSchemaFileName, schemaFileName } from './generate.ts';
+import { editorSchema } from './render/values-schema.ts';
 import { loadSchema } from './schema/load.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -33,6 +39,9 @@ export function packageChart(outDir: string, options: { helm: string; mergeIndex
   const archive = join(outDir, `${String(chart.name)}-${String(chart.version)}.tgz`);
   if (!existsSync(archive)) throw new Error(`helm package wrote no ${archive}`);
   copyFileSync(join(repoRoot, CHART_DIR, 'values.schema.json'), join(outDir, schemaFileName(chart)));
+  const published = JSON.parse(readFileSync(join(repoRoot, CHART_DIR, 'values.schema.json'), 'utf8'));
+  writeFileSync(join(outDir, editorSchemaFileName(chart)), JSON.stringify(editorSchema(published), null, 2) + '\n');
+  bundleValidator(join(outDir, VALIDATOR_FILE), archive, String(chart.version));
   copyFileSync(join(repoRoot, 'docs/assets/icon.svg'), join(outDir, 'icon.svg'));
   writeFileSync(
     join(outDir, 'artifacthub-repo.yaml'),
@@ -42,7 +51,39 @@ export function packageChart(outDir: string, options: { helm: string; mergeIndex
   );
   // Relative URLs: the index works wherever dist/ is served, on any host or port.
   helm(['repo', 'index', outDir, ...(options.mergeIndex ? ['--merge', options.mergeIndex] : [])]);
-  return { archive, files: ['index.yaml', `${chart.name}-${chart.version}.tgz`, schemaFileName(chart), 'icon.svg', 'artifacthub-repo.yaml'] };
+  return { archive, files: ['index.yaml', `${chart.name}-${chart.version}.tgz`, schemaFileName(chart), editorSchemaFileName(chart), VALIDATOR_FILE, 'icon.svg', 'artifacthub-repo.yaml'] };
+}
+
+/** The bundled `supersonic validate`, relative to dist/: package.json's `bin` names it. */
+export const VALIDATOR_FILE = 'supersonic-validate.mjs';
+
+/**
+ * generator/src/validate-cli.ts and what it imports (ajv, yaml), as one ES module for Node 24,
+ * with the chart's schema, defaults and archive (for the cross-field checks, run by helm
+ * template) embedded: it runs without a checkout, and the npm package's `bin` is this file
+ * (Node refuses to strip types under node_modules, so the sources cannot be the bin).
+ */
+export function bundleValidator(outfile: string, archive: string, version: string): void {
+  const embedded = {
+    schema: readFileSync(join(repoRoot, CHART_DIR, 'values.schema.json'), 'utf8'),
+    defaults: readFileSync(join(repoRoot, CHART_DIR, 'values.yaml'), 'utf8'),
+    chartTgz: readFileSync(archive).toString('base64'),
+    version,
+  };
+  buildSync({
+    absWorkingDir: repoRoot,
+    entryPoints: ['generator/src/validate-cli.ts'],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    define: { __SUPERSONIC_EMBEDDED__: JSON.stringify(embedded) },
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    legalComments: 'eof',
+    logLevel: 'warning',
+  });
+  chmodSync(outfile, 0o755);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -78,6 +78,8 @@ release('dist/ holds the archive, an index listing it by a relative URL, the sch
   assert.equal(entry.urls, [`supersonic-${VERSION}.tgz`], 'relative, so the repository works on any host and port');
   assert.ok(existsSync(join(dist, `supersonic-${VERSION}.tgz`)));
   for (const file of ['icon.svg', 'artifacthub-repo.yaml']) assert.ok(existsSync(join(dist, file)), file);
+  for (const file of ['supersonic-validate.mjs', `schemas/supersonic-${VERSION}.editor.schema.json`]) assert.ok(existsSync(join(dist, file)), file);
+  assert.not.match(readFileSync(join(dist, `schemas/supersonic-${VERSION}.editor.schema.json`), 'utf8'), /"required": \[/);
 
   const values = await helm('helm', ['show', 'values', join(dist, `supersonic-${VERSION}.tgz`)]);
   assert.is(values.code, 0, values.stderr);

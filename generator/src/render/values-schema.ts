@@ -32,3 +32,27 @@ function withoutExtensions(value: unknown, role: 'schema' | 'nameMap'): unknown 
   }
   return out;
 }
+
+/**
+ * The published schema for editors: without any `required`. Helm validates the values merged
+ * over the defaults, where `required` only stops a `key: null` from removing what templates
+ * need; an editor sees an override file alone, where every `required` key it leaves out would
+ * be a "missing property" warning burying the real error. Everything else (closed objects,
+ * types, enums, patterns) stays, so a typo is still flagged.
+ */
+export function editorSchema(published: Record<string, unknown>): Record<string, unknown> {
+  return withoutRequired(published, 'schema') as Record<string, unknown>;
+}
+
+function withoutRequired(value: unknown, role: 'schema' | 'nameMap'): unknown {
+  if (Array.isArray(value)) return value.map((item) => withoutRequired(item, 'schema'));
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (role === 'nameMap') out[key] = withoutRequired(child, 'schema');
+    else if (key === 'required' && Array.isArray(child)) continue;
+    else if (DATA_KEYWORDS.has(key)) out[key] = child;
+    else out[key] = withoutRequired(child, NAME_MAP_KEYWORDS.has(key) ? 'nameMap' : 'schema');
+  }
+  return out;
+}
