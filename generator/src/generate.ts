@@ -24,12 +24,14 @@ export class GeneratorError extends Error {
 export const CHART_DIR = 'chart/supersonic';
 
 /**
- * Where the published values schema of this chart version lives (`make package` writes it
- * there in dist/): the `$schema` line of values.yaml names it, so every `helm show values` copy
- * still finds its schema outside this repository.
+ * Where the editor schema of this chart version is published (`make package` writes it in
+ * dist/): the `$schema` line of values.yaml names it, so every `helm show values` copy still
+ * finds it outside this repository. The editor's, not Helm's: an override file sets a few keys,
+ * and Helm's schema `required`s every key the templates need (only that stops `key: null` from
+ * removing one), which an editor would report as dozens of missing properties.
  */
 export function schemaUrl(publish: Publish, chart: Record<string, unknown>): string {
-  return `${publish.helmRepository}/${schemaFileName(chart)}`;
+  return `${publish.helmRepository}/${editorSchemaFileName(chart)}`;
 }
 
 export function schemaFileName(chart: Record<string, unknown>): string {

@@ -89,7 +89,7 @@ generate('every generated file starts with the notice in its own comment syntax'
   const files = await projectFiles();
   for (const [path, content] of files) assertNotice(path, content);
   // The published schema of this version, by URL: `helm show values` copies keep the line.
-  assert.is(files.get(VALUES_YAML)!.split('\n')[0], '# yaml-language-server: $schema=https://fastmachinelearning.org/SuperSONIC/schemas/supersonic-0.4.0.values.schema.json');
+  assert.is(files.get(VALUES_YAML)!.split('\n')[0], '# yaml-language-server: $schema=https://fastmachinelearning.org/SuperSONIC/schemas/supersonic-0.4.0.editor.schema.json');
 });
 
 generate.after(removeTempDirs);

@@ -15,6 +15,7 @@ import { join, normalize } from 'node:path';
 import { parse } from 'yaml';
 import { packageChart } from '../../generator/src/package-chart.ts';
 import { schemaUrl } from '../../generator/src/generate.ts';
+import { editorSchema } from '../../generator/src/render/values-schema.ts';
 import { loadSchema } from '../../generator/src/schema/load.ts';
 import { coveredPart, loadCompatFiles, ROOT_SCALAR_KEYS } from '../helpers/compat.ts';
 import { createNamespace, sharedCluster } from '../helpers/cluster/shared.ts';
@@ -87,7 +88,10 @@ release('dist/ holds the archive, an index listing it by a relative URL, the sch
   assert.is(url, schemaUrl(publish, chart));
   const served = join(dist, url!.slice(publish.helmRepository.length + 1));
   assert.ok(existsSync(served), `the $schema URL ${url} names ${served}, which make package did not write`);
-  assert.equal(JSON.parse(readFileSync(served, 'utf8')), JSON.parse(readFileSync(join(REPO_ROOT, 'chart/supersonic/values.schema.json'), 'utf8')));
+  // The editor's schema: Helm's, without a single `required` (an override file sets a few keys).
+  assert.ok(served.endsWith(`supersonic-${VERSION}.editor.schema.json`), served);
+  assert.equal(JSON.parse(readFileSync(served, 'utf8')), editorSchema(JSON.parse(readFileSync(join(REPO_ROOT, 'chart/supersonic/values.schema.json'), 'utf8'))));
+  assert.ok(existsSync(join(dist, `schemas/supersonic-${VERSION}.values.schema.json`)), "Helm's own schema is published beside it");
 });
 
 release('Chart.yaml lists every default image for mirroring and an icon; the packaged README links absolutely', async ({ dist }) => {
