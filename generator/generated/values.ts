@@ -1482,4 +1482,65 @@ export interface Values {
       prometheusRule: boolean;
     };
   };
+  /**
+   * What `helm test <release>` runs: a pod that reaches Triton through the client endpoint (Envoy, or Triton's Service without Envoy) as clients do. With a `model` it sends real inference requests with perf_analyzer (random input data), as SuperSONIC 0.3.1's perf_analyzer job did; without one it asks Triton whether it is ready, over the same gRPC connection.
+   */
+  helmTest: {
+    /**
+     * Render the test pod (it only runs on `helm test`).
+     */
+    enabled: boolean;
+    /**
+     * Triton's client SDK image, which holds perf_analyzer and the Python client.
+     */
+    image: string;
+    /**
+     * A model the server serves; empty checks only that Triton answers as ready through the endpoint.
+     */
+    model: string;
+    /**
+     * More perf_analyzer arguments, after `-i grpc -m <model> -u <endpoint>`.
+     */
+    perfAnalyzerArgs?: string[];
+    /**
+     * With `envoy.auth.enabled`: a Secret in the release's namespace whose key `token` holds a JWT the gateway accepts, sent as `authorization: Bearer`. Without it, the test pod is not rendered when auth is on (it could only be refused).
+     */
+    tokenSecret: string;
+    /**
+     * Resources of the test pod.
+     */
+    resources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+  };
 }
