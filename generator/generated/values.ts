@@ -1283,6 +1283,10 @@ export interface Values {
       tolerationSeconds?: number;
     }[];
     /**
+     * PriorityClass of the webhook pods; empty means the cluster default. With failurePolicy Fail, pods cannot be created while no webhook pod runs, so a high class (say system-cluster-critical, where the cluster allows it in this namespace) keeps it scheduled.
+     */
+    priorityClassName: string;
+    /**
      * Affinity rules of the webhook pods; by default they prefer different nodes.
      */
     affinity?: {

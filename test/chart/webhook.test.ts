@@ -76,6 +76,12 @@ webhook('two replicas with a PodDisruptionBudget, and its pods opt out of themse
   assert.is(deployment.spec.template.metadata.labels['supersonic.fastmachinelearning.org/inject'], 'disabled');
 });
 
+webhook('priorityClassName: the cluster default unless set, then on the webhook pods', async () => {
+  assert.not.ok('priorityClassName' in one(await render({}), 'Deployment').spec.template.spec);
+  const set = one(await render({ priorityClassName: 'system-cluster-critical' }), 'Deployment');
+  assert.is(set.spec.template.spec.priorityClassName, 'system-cluster-critical');
+});
+
 webhook('the container runs the webhook bundle the image holds (the Dockerfile\'s CMD, test/webhook/image-contents)', async () => {
   const container = one(await render({}), 'Deployment').spec.template.spec.containers[0];
   assert.is(container.command, undefined, 'the image\'s ENTRYPOINT (node) must stay');
@@ -98,7 +104,10 @@ webhook('the PrometheusRule appears only when the cluster serves monitoring.core
   const rule = one(await render({}, ['monitoring.coreos.com/v1']), 'PrometheusRule');
   const alerts = rule.spec.groups[0].rules.map((r: Manifest) => r.alert);
   assert.ok((await render({}, ['monitoring.coreos.com/v1'])).some((o) => o.kind === 'ServiceMonitor'), 'no ServiceMonitor, so the webhook errors alert has no data');
-  assert.equal(alerts, ['SuperSONICWebhookFailingOpen', 'SuperSONICWebhookCallsFailing', 'SuperSONICWebhookErrors', 'SuperSONICWebhookSlow']);
+  assert.equal(alerts, [
+    'SuperSONICWebhookFailingOpen', 'SuperSONICWebhookCallsFailing', 'SuperSONICWebhookErrors', 'SuperSONICWebhookSlow',
+    'SuperSONICWebhookNodeViewStale', 'SuperSONICWebhookCertificateExpiring',
+  ]);
 });
 
 webhook.run();

@@ -79,6 +79,10 @@ export interface WebhookProcess {
   child: ChildProcess;
   exited: Promise<number | null>;
   stderr(): string;
+  /** What the process logged to stdout, the most recent 1 MB. */
+  logs(): string;
+  /** Where tls.crt and tls.key are (TLS from files): write a new pair there to have it reloaded. */
+  tlsDir: string;
   /** Kills the process if still running, stops the stand-in API server, removes the files. */
   close(): Promise<void>;
 }
@@ -137,8 +141,8 @@ export async function startWebhookProcess(runtime: Runtime, options: WebhookProc
     throw err;
   }
   const servername = selfManaged ? `${SERVICE}.${NAMESPACE}.svc` : 'localhost';
-  const { child, exited, stderr } = launched;
-  return { port, ca, servername, stub, child, exited, stderr, close };
+  const { child, exited, stderr, logs } = launched;
+  return { port, ca, servername, stub, child, exited, stderr, logs, tlsDir: work, close };
 }
 
 export interface LaunchedWebhook {

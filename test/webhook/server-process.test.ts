@@ -6,8 +6,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
@@ -65,6 +66,96 @@ process_('gives a client timeoutSeconds (from its configuration) to send its req
     assert.match(answer, /^HTTP\/1\.1 408/);
   } finally {
     await webhook.close();
+  }
+});
+
+/** A TLS handshake with the process: the protocol and suite agreed, or the error. */
+async function handshake(port: number, options: Record<string, unknown>): Promise<{ protocol?: string | null; cipher?: string; error?: string }> {
+  const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
+  try {
+    await Promise.race([once(socket, 'secureConnect'), new Promise((_, reject) => setTimeout(() => reject(new Error('handshake timed out')), 5000))]);
+    return { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
+  } catch (err) {
+    return { error: String(err) };
+  } finally {
+    socket.destroy();
+  }
+}
+
+process_('TLS: 1.2 and up with Mozilla intermediate suites only, no renegotiation, the same after a certificate reload', async () => {
+  const webhook = await startWebhookProcess(imageRuntime(), { tls: 'files', logLevel: 'info' });
+  try {
+    const check = async (when: string) => {
+      assert.is((await handshake(webhook.port, {})).protocol, 'TLSv1.3', when);
+      const tls12 = await handshake(webhook.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256' });
+      assert.is(tls12.protocol, 'TLSv1.2', `${when}: ${tls12.error}`);
+      assert.match(tls12.cipher ?? '', /^ECDHE-(RSA|ECDSA)-AES128-GCM-SHA256$/);
+      // @SECLEVEL=0 lets this client offer what OpenSSL would not; the server must still refuse.
+      const old = await handshake(webhook.port, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+      assert.ok(old.error, `${when}: TLS 1.1 accepted (${old.protocol})`);
+      for (const weak of ['AES128-SHA', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA256', 'ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA']) {
+        const result = await handshake(webhook.port, { maxVersion: 'TLSv1.2', ciphers: weak });
+        assert.ok(result.error, `${when}: TLS 1.2 with ${weak} accepted (${result.cipher})`);
+      }
+      // A renegotiation the client asks for is refused; the connection is not served again from scratch.
+      const socket = connect({ host: '127.0.0.1', port: webhook.port, rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
+      await once(socket, 'secureConnect');
+      const renegotiated = await new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve('no answer'), 3000);
+        // OpenSSL reports the server's no_renegotiation alert on the socket, not to the callback.
+        socket.on('error', (err) => {
+          clearTimeout(timer);
+          resolve(`refused: ${err.message}`);
+        });
+        const ok = socket.renegotiate({ rejectUnauthorized: false }, (err) => {
+          clearTimeout(timer);
+          resolve(err ? `refused: ${err.message}` : 'renegotiated');
+        });
+        if (!ok) { clearTimeout(timer); resolve('refused locally'); }
+      });
+      socket.destroy();
+      assert.match(renegotiated, /^refused.*no renegotiation/, `${when}: ${renegotiated}`);
+    };
+    await check('at start');
+    // The certificate's expiry, as a metric, follows the certificate in use.
+    const expiry = async () => {
+      const text = (await httpsCall(new Agent({ rejectUnauthorized: false }), webhook.port, '/metrics')).text;
+      return Number(/^supersonic_webhook_certificate_expiry_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    };
+    const expiresAt = (pem: string) => Date.parse(new X509Certificate(pem).validTo) / 1000;
+    assert.is(await expiry(), expiresAt(readFileSync(join(webhook.tlsDir, 'tls.crt'), 'utf8')));
+    // A new certificate (as cert-manager renews it) must not reset the policy (setSecureContext starts from nothing).
+    const { createCertificateAuthority, createServingCertificate, DAY_MS } = await import('../../webhook/src/tls/certificates.ts');
+    const authority = await createCertificateAuthority();
+    const serving = await createServingCertificate(authority, { dnsNames: ['localhost'], validityMs: 3 * DAY_MS });
+    const dir = webhook.tlsDir;
+    writeFileSync(join(dir, 'tls.key'), serving.key);
+    writeFileSync(join(dir, 'tls.crt'), serving.cert);
+    const deadline = Date.now() + 20_000;
+    while (!webhook.logs().includes('serving certificate reloaded') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(webhook.logs().includes('serving certificate reloaded'), 'the new certificate was not picked up');
+    await check('after a reload');
+    assert.is(await expiry(), expiresAt(serving.cert));
+  } finally {
+    await webhook.close();
+  }
+});
+
+process_('every line the process writes on start, to stdout and stderr, is JSON', async () => {
+  for (const tls of ['files', 'self-managed'] as const) {
+    const webhook = await startWebhookProcess(imageRuntime(), { tls, logLevel: 'info' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const lines = (webhook.logs() + webhook.stderr()).split('\n').filter((line) => line.trim() !== '');
+      assert.ok(lines.some((line) => line.includes('"serving"')), `${tls}: no "serving" line`);
+      for (const line of lines) {
+        let parsed: unknown;
+        try { parsed = JSON.parse(line); } catch { assert.unreachable(`${tls}: not JSON: ${line}`); }
+        assert.type(parsed, 'object');
+      }
+    } finally {
+      await webhook.close();
+    }
   }
 });
 

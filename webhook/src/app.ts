@@ -11,6 +11,7 @@ import type { WebhookMetrics } from './metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerMutateRoute } from './routes/mutate.ts';
+import { SERVING_TLS_OPTIONS } from './tls/policy.ts';
 import {
   BODY_LIMIT, BodyBudget, ConnectionGuard, createRefusals, KEEP_ALIVE_TIMEOUT_MS, Overloaded, BodyTooLarge, serverLimits, serverTimeouts, type ServerLimits,
 } from './server-limits.ts';
@@ -18,8 +19,11 @@ import {
 export interface AppOptions {
   deps: PodMutationDeps;
   metrics: WebhookMetrics;
-  /** Readiness: the certificate and the first node list are loaded, and no shutdown has begun. */
-  ready: () => boolean;
+  /**
+   * Readiness: the certificate and the first node list are loaded, and no shutdown has begun.
+   * A string is a reason for not being ready, answered as /readyz's status.
+   */
+  ready: () => boolean | string;
   /** True once shutdown has begun: answers then close their connection, so clients reconnect elsewhere. */
   draining?: () => boolean;
   https?: { key: string; cert: string };
@@ -52,7 +56,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // request arriving on an open connection is still answered (an AdmissionReview, not a 503).
     forceCloseConnections: 'idle',
     return503OnClosing: false,
-    ...(options.https ? { https: { ...options.https, ...timeouts } } : {}),
+    // TLS 1.2+, Mozilla's intermediate suites, no renegotiation (tls/policy.ts).
+    ...(options.https ? { https: { ...SERVING_TLS_OPTIONS, ...options.https, ...timeouts } } : {}),
   } as unknown as FastifyServerOptions) as unknown as FastifyInstance;
 
   const refusals = createRefusals(options.metrics.registry, (figures, message) => app.log.warn({ refused: figures }, message));

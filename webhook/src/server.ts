@@ -1,5 +1,5 @@
 /**
- * The webhook process: configuration, Kubernetes, TLS, then HTTPS on 0.0.0.0:8443 (HOST, PORT); on SIGTERM,
+ * The webhook process: configuration, Kubernetes, TLS, then HTTPS on [::]:8443 (IPv6 and IPv4; HOST, PORT); on SIGTERM,
  * readiness turns off first (so the Service stops sending), then requests in flight finish.
  * Environment (set by the chart): POD_NAME, POD_NAMESPACE, SERVICE_NAME,
  * WEBHOOK_CONFIGURATION_NAME, TLS_SECRET_NAME, TLS_SOURCE (files | self-managed), LOG_LEVEL;
@@ -7,6 +7,7 @@
  * What one client may take (time, connections, bytes) follows the configuration's timeoutSeconds
  * and limits: server-limits.ts.
  */
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
@@ -18,6 +19,8 @@ import { loadKubeConfig } from './shared/kube.ts';
 import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from './shared/tls-reload.ts';
 import { claimLookup } from './claim-lookup.ts';
 import { serverLimits } from './server-limits.ts';
+import { listenHost } from './listen-host.ts';
+import { SERVING_TLS_OPTIONS } from './tls/policy.ts';
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;
@@ -33,15 +36,16 @@ async function main(): Promise<void> {
   const config = loadConfig(env('CONFIG_DIR', '/etc/supersonic/webhook'), env('SCHEMA_FILE', 'chart/supersonic/values.schema.json'));
   const namespace = env('POD_NAMESPACE');
   const kubeConfig = loadKubeConfig();
-  const metrics = createWebhookMetrics();
-
   const inventory = new NodeInventory({ onError: (err) => log.warn({ err }, 'node watch: retrying') });
+  let certificateExpiry: number | undefined;
+  const metrics = createWebhookMetrics({ nodeView: () => inventory.status(), certificateExpiry: () => certificateExpiry });
   const inventoryStarted = inventory.start(kubeConfig);
   let shuttingDown = false;
 
   // The first certificate, then every renewal, without a restart.
   let onCertificate: (pair: KeyAndCertificate) => void = () => {};
   const first = await firstCertificate(kubeConfig, namespace, config.values.tls, (pair) => onCertificate(pair));
+  certificateExpiry = expiryOf(first.cert);
 
   const limits = serverLimits(config.values);
   const app = buildApp({
@@ -49,7 +53,9 @@ async function main(): Promise<void> {
     limits,
     logger: log,
     metrics,
-    ready: () => !shuttingDown && inventory.ready(),
+    // A node view stale past its bound (no list for 10 minutes and no watch) takes the replica
+    // out of the Service: GPU placement from it could be wrong, and another replica may be fine.
+    ready: () => (shuttingDown ? false : !inventory.ready() ? false : inventory.stale() ? 'node view stale' : true),
     draining: () => shuttingDown,
     deps: {
       config,
@@ -61,12 +67,15 @@ async function main(): Promise<void> {
     },
   });
   onCertificate = (pair) => {
-    applySecureContext(app.server as never, pair);
+    // The same TLS policy the server started with: setSecureContext would otherwise drop it.
+    applySecureContext(app.server as never, pair, SERVING_TLS_OPTIONS);
+    certificateExpiry = expiryOf(pair.cert);
     app.log.info('serving certificate reloaded');
   };
-  // HOST: all interfaces in a pod; the tests listen on 127.0.0.1 only.
-  await app.listen({ host: env('HOST', '0.0.0.0'), port: Number(env('PORT', '8443')) });
-  app.log.info({ limits }, 'serving');
+  // HOST: by default every address of the pod, IPv6 and IPv4 (listen-host.ts); the tests listen on 127.0.0.1 only.
+  const { host, why } = await listenHost(process.env.HOST);
+  await app.listen({ host, port: Number(env('PORT', '8443')) });
+  app.log.info({ limits, host, listening: why }, 'serving');
   await inventoryStarted;
 
   const shutdown = async (signal: string) => {
@@ -85,6 +94,15 @@ async function main(): Promise<void> {
 }
 
 let stopTls: () => Promise<void> = async () => {};
+
+/** When the first (leaf) certificate of a PEM chain expires, in ms since the epoch. */
+function expiryOf(pem: string): number | undefined {
+  try {
+    return Date.parse(new X509Certificate(pem).validTo);
+  } catch {
+    return undefined;
+  }
+}
 
 /** cert-manager's Secret mounted as files, or the webhook's own CA and certificate. */
 async function firstCertificate(

@@ -22,7 +22,19 @@ export interface InventoryOptions {
   pageSize?: number;
   /** Told about list/watch failures and skipped events (for logs); never throws back. */
   onError?: (err: unknown) => void;
+  /**
+   * How long the node view may go without a successful list while no watch runs before it is
+   * stale (stale()): default 10 minutes, two full list/watch rounds at the default watch
+   * timeout, so a healthy loop never gets near it, and the maximal back-off (30 s) many times over.
+   */
+  staleAfterMs?: number;
+  /** The clock (ms since the epoch); tests move it. */
+  now?: () => number;
 }
+
+/** What a node can give: a node offering several kinds is counted under each. */
+export const OFFER_KINDS = ['mig', 'mps', 'whole', 'shared'] as const;
+export type OfferKind = (typeof OFFER_KINDS)[number];
 
 export interface InventoryStatus {
   ready: boolean;
@@ -33,6 +45,12 @@ export interface InventoryStatus {
   errors: number;
   /** Failures in a row since the last healthy round; the back-off before the next grows with it. */
   failures: number;
+  /** When the last list succeeded (ms since the epoch); undefined before the first. */
+  lastListAt: number | undefined;
+  /** Ready, but no list for longer than staleAfterMs and no watch running: see stale(). */
+  stale: boolean;
+  /** GPU nodes in the view, by what they give. */
+  nodesByKind: Record<OfferKind, number>;
 }
 
 const NODES = '/api/v1/nodes';
@@ -41,6 +59,7 @@ export class NodeInventory {
   private readonly described = new Map<string, DescribedNode>();
   private snapshot: DescribedNode[] | undefined;
   private readonly options: Required<Omit<InventoryOptions, 'onError'>> & Pick<InventoryOptions, 'onError'>;
+  private lastListAt: number | undefined;
   private isReady = false;
   private isWatching = false;
   private stopped = false;
@@ -53,7 +72,7 @@ export class NodeInventory {
   private running: Promise<void> | undefined;
 
   constructor(options: InventoryOptions = {}) {
-    this.options = { initialBackoffMs: 500, maxBackoffMs: 30_000, watchTimeoutSeconds: 300, pageSize: 500, ...options };
+    this.options = { initialBackoffMs: 500, maxBackoffMs: 30_000, watchTimeoutSeconds: 300, pageSize: 500, staleAfterMs: 600_000, now: Date.now, ...options };
   }
 
   /** A fixed inventory, for tests and for tools that already hold the nodes. */
@@ -91,8 +110,23 @@ export class NodeInventory {
     return this.snapshot;
   }
 
+  /**
+   * True when the view may be out of date by more than staleAfterMs: no list has succeeded for
+   * that long and no watch is running to keep it current. A fixed inventory (fromNodes) never is.
+   * Before the first list it is not "stale" but not ready().
+   */
+  stale(): boolean {
+    if (!this.isReady || this.lastListAt === undefined || this.isWatching) return false;
+    return this.options.now() - this.lastListAt > this.options.staleAfterMs;
+  }
+
   status(): InventoryStatus {
-    return { ready: this.isReady, watching: this.isWatching, lists: this.lists, events: this.events, errors: this.errors, failures: this.failures };
+    const nodesByKind: Record<OfferKind, number> = { mig: 0, mps: 0, whole: 0, shared: 0 };
+    for (const node of this.nodes()) for (const kind of new Set(node.offers.map((offer) => offer.kind))) nodesByKind[kind]++;
+    return {
+      ready: this.isReady, watching: this.isWatching, lists: this.lists, events: this.events, errors: this.errors, failures: this.failures,
+      lastListAt: this.lastListAt, stale: this.stale(), nodesByKind,
+    };
   }
 
   private async run(kubeConfig: KubeConfig, onFirstList: () => void): Promise<void> {
@@ -132,6 +166,7 @@ export class NodeInventory {
     }
     this.replaceAll(seen);
     this.lists++;
+    this.lastListAt = this.options.now();
     return page.metadata?.resourceVersion ?? '';
   }
 
