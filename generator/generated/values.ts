@@ -1199,9 +1199,13 @@ export interface Values {
      */
     replicas: number;
     /**
-     * Image of SuperSONIC's servers, built from webhook/Dockerfile (Node 24 runs the server bundled by `webhook/bundle.ts`).
+     * Image of SuperSONIC's servers, built by `make image` (or webhook/Dockerfile): Node 24 running the server bundled by `webhook/bundle.ts`.
      */
     image: string;
+    /**
+     * The image's digest, as `make image` prints it; set, the pods run `image@digest`, so a mirror that moves a tag cannot change what runs (air-gapped sites mirror by digest).
+     */
+    imageDigest: string;
     /**
      * When the kubelet pulls the webhook image.
      */
@@ -1308,6 +1312,10 @@ export interface Values {
      * What the API server does when the webhook cannot answer. `Fail` refuses the pod, so a GPU pod never lands unmutated on the wrong node (the webhook only sees labelled namespaces, and never its own); `Ignore` creates it unmutated, and the chart's alert reports it.
      */
     failurePolicy: 'Fail' | 'Ignore';
+    /**
+     * What the webhook answers when it fails on a pod itself (a bug, an unexpected error): `deny` refuses the pod with the error; `allow` lets it through unchanged, with a warning, as the API server does with `failurePolicy: Ignore` when the webhook cannot be reached; `auto` follows `failurePolicy` (`Fail` denies, `Ignore` allows), so a site decides once. Each such answer is counted in `supersonic_webhook_internal_errors_total{answer}`.
+     */
+    errorPolicy: 'auto' | 'deny' | 'allow';
     /**
      * Seconds the API server waits for an answer. The webhook answers in milliseconds; it also gives a client this long to complete its TLS handshake, its headers and its whole request, then closes the connection (a request that arrives later is of no use to the API server).
      */

@@ -21,6 +21,15 @@ async function render(values: Record<string, unknown>, apiVersions: string[] = [
 const one = (objects: Manifest[], kind: string) =>
   objects.find((o) => o.kind === kind && o.metadata?.labels?.['app.kubernetes.io/component'] === 'webhook')!;
 
+webhook('the image by tag, and by digest when one is given (mirrors move tags, not digests)', async () => {
+  const image = (objects: Manifest[]) => one(objects, 'Deployment').spec.template.spec.containers[0].image;
+  assert.match(image(await render({})), /^ghcr\.io\/fastmachinelearning\/supersonic-servers:\d+\.\d+\.\d+$/);
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  assert.is(image(await render({ image: 'mirror.example.org/servers:0.4.0', imageDigest: digest })), `mirror.example.org/servers:0.4.0@${digest}`);
+  const refused = await template('helm', { values: { webhook: { enabled: true, imageDigest: 'latest' } } });
+  assert.is.not(refused.code, 0, 'a digest that is not one is refused');
+});
+
 webhook('off by default: no webhook objects at all', async () => {
   const objects = parseManifests(await templateOrThrow('helm', {})) as Manifest[];
   assert.equal(objects.filter((o) => o.metadata?.labels?.['app.kubernetes.io/component'] === 'webhook'), []);

@@ -1,14 +1,17 @@
 /**
  * What the /mutate route adds to mutatePod's outcome: a pod that asks for nothing still gets the
- * warnings it earned (a typo under our prefix), and the injections metric counts only what a
- * patch really adds, so a reinvocation that changes nothing counts nothing.
+ * warnings it earned (a typo under our prefix); the injections metric counts only what a patch
+ * really adds, so a reinvocation that changes nothing counts nothing; and a failure of our own
+ * is answered by the error policy.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
-import { buildTestApp, FIXTURES } from '../helpers/webhook.ts';
+import { buildApp } from '../../webhook/src/app.ts';
+import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
+import { buildTestApp, FIXTURES, testConfig, testDeps } from '../helpers/webhook.ts';
 
 const route = suite('webhook: the /mutate route');
 const review = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'review.json'), 'utf8'));
@@ -44,6 +47,31 @@ route('an injection is counted once: the reinvocation of an already mutated pod 
   const again = await post(app, { ...first, request: { ...first.request, object: patched } });
   assert.is(again.patch, undefined, 'nothing to add');
   assert.is(await counted(), afterFirst);
+});
+
+route('a failure of our own is answered by the error policy: auto follows failurePolicy, deny and allow override it; each is counted', async () => {
+  type Values = ReturnType<typeof testConfig>['values'];
+  const failing = (errorPolicy: Values['errorPolicy'], failurePolicy: Values['failurePolicy']) => {
+    const config = testConfig();
+    config.values.errorPolicy = errorPolicy;
+    config.values.failurePolicy = failurePolicy;
+    const metrics = createWebhookMetrics();
+    // The claim lookup failing stands for any unexpected error inside the mutation.
+    const deps = { ...testDeps(config), claimExists: async () => { throw new Error('the API server said 500'); } };
+    return { app: buildApp({ metrics, ready: () => true, deps }), metrics };
+  };
+  const cases = [['auto', 'Fail', false], ['auto', 'Ignore', true], ['deny', 'Ignore', false], ['allow', 'Fail', true]] as const;
+  for (const [errorPolicy, failurePolicy, allowed] of cases) {
+    const { app, metrics } = failing(errorPolicy, failurePolicy);
+    const response = await post(app, review('create-cvmfs-auth'));
+    const what = `errorPolicy ${errorPolicy}, failurePolicy ${failurePolicy}`;
+    assert.is(response.allowed, allowed, what);
+    assert.is(response.patch, undefined, `${what}: nothing half-done is sent`);
+    if (allowed) assert.match(response.warnings[0], 'the SuperSONIC webhook failed on this pod: the API server said 500; created unchanged');
+    else assert.match(response.status.message, 'the API server said 500');
+    const counted = (await metrics.internalErrors.get()).values.map((v) => `${v.labels.answer}=${v.value}`);
+    assert.equal(counted, [`${allowed ? 'allowed' : 'denied'}=1`], what);
+  }
 });
 
 route.run();

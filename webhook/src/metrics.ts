@@ -18,6 +18,8 @@ export interface WebhookMetrics {
   requests: Counter<'outcome'>;
   injections: Counter<'kind'>;
   skips: Counter<'reason'>;
+  /** Failures of our own on a pod, by what the error policy answered: denied or allowed. */
+  internalErrors: Counter<'answer'>;
   duration: Histogram<'outcome'>;
 }
 
@@ -83,6 +85,12 @@ export function createWebhookMetrics(sources: WebhookMetricSources = {}): Webhoo
   }
   return {
     registry,
+    internalErrors: new Counter({
+      name: 'supersonic_webhook_internal_errors_total',
+      help: 'Pods the webhook failed on itself, by what webhook.errorPolicy answered: denied or allowed (unchanged).',
+      labelNames: ['answer'],
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'supersonic_webhook_requests_total',
       help: 'Admission requests answered, by outcome: mutated, unchanged, skipped, denied, invalid, error.',

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { allow, deny, parseReview, type AdmissionReviewOut } from '../admission/review.ts';
 import { replyWithReview } from './review-reply.ts';
+import { errorAnswer } from '../admission/error-policy.ts';
 import { mutatePod, type PodMutationDeps } from '../admission/mutate-pod.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 
@@ -48,8 +49,12 @@ async function review(
     log.info({ uid: request.uid, pod, injected: result.injected, dryRun: request.dryRun === true, operations: result.patch.length }, 'pod mutated');
     return { outcome: result.patch.length ? 'mutated' : 'unchanged', answer: allow(request.uid, result.warnings, result.patch) };
   } catch (err) {
-    // A bug of ours must not become a crash or a silent pass: refuse, and say so.
-    log.error({ uid: request.uid, pod, err }, 'mutation failed');
-    return { outcome: 'error', answer: deny(request.uid, `the SuperSONIC webhook failed on this pod: ${(err as Error).message}`, 500) };
+    // A bug of ours must not become a crash or a silent pass: the error policy answers, logged and counted.
+    const answer = errorAnswer(deps.config.values);
+    metrics.internalErrors.inc({ answer: answer === 'deny' ? 'denied' : 'allowed' });
+    log.error({ uid: request.uid, pod, err, answer }, 'mutation failed');
+    const message = `the SuperSONIC webhook failed on this pod: ${(err as Error).message}`;
+    if (answer === 'allow') return { outcome: 'error', answer: allow(request.uid, [`${message}; created unchanged (webhook.errorPolicy)`.slice(0, 256)]) };
+    return { outcome: 'error', answer: deny(request.uid, message, 500) };
   }
 }
