@@ -3,7 +3,8 @@
  * the prefix; and a warning for each annotation under our prefix that we do not read (a typo
  * would otherwise be silently ignored), with the closest name we do read.
  */
-import { ANNOTATION_NAMES, ANNOTATIONS, clip, closestName, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
+import { closestName } from '../../../generator/src/validate/closest-name.ts';
+import { ANNOTATION_NAMES, ANNOTATIONS, clip, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
 import type { WebhookConfig } from '../config.ts';
 
 export interface PodAsks {
