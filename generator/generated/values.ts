@@ -1313,6 +1313,10 @@ export interface Values {
      */
     failurePolicy: 'Fail' | 'Ignore';
     /**
+     * The value of the namespace label `supersonic.fastmachinelearning.org/inject` that offers a namespace's pods to this release's webhook. With two releases in a cluster, give each its own (its release name, say): `helm install` refuses a second release whose webhook would mutate the same namespaces, since both would patch every pod.
+     */
+    namespaceLabelValue: string;
+    /**
      * What the webhook answers when it fails on a pod itself (a bug, an unexpected error): `deny` refuses the pod with the error; `allow` lets it through unchanged, with a warning, as the API server does with `failurePolicy: Ignore` when the webhook cannot be reached; `auto` follows `failurePolicy` (`Fail` denies, `Ignore` allows), so a site decides once. Each such answer is counted in `supersonic_webhook_internal_errors_total{answer}`.
      */
     errorPolicy: 'auto' | 'deny' | 'allow';

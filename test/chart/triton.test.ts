@@ -64,20 +64,24 @@ triton('the CVMFS claim is rendered exactly when this release uses and creates i
 triton('lookup only guards upgrades: the selector guard writes nothing, and the replica guard only the replica count under KEDA', () => {
   const dir = join(CHART_DIR, 'templates');
   const guard = /\{\{- define "supersonic\.validateSelector" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
+  // Two releases' webhooks must not select the same namespaces: a guard that can only fail.
+  const labelGuard = /\{\{- define "supersonic\.webhook\.validateNamespaceLabel" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
   // Under KEDA, the Triton Deployment writes back the count the autoscaler set (an omitted
   // replicas field would be reset to 1 by Helm 3's merge and Helm 4's apply).
   const replicaGuard = /\{\{- define "supersonic\.triton\.currentReplicas" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
   for (const file of readdirSync(dir)) {
     // Inside a template action ({{ ... lookup ... }}), not in comments that explain its absence;
     // the allowed places are the two guards.
-    const text = readFileSync(join(dir, file), 'utf8').replace(/\{\{-? ?\/\*[\s\S]*?\*\/ ?-?\}\}/g, '').replace(guard, '').replace(replicaGuard, '');
+    const text = readFileSync(join(dir, file), 'utf8').replace(/\{\{-? ?\/\*[\s\S]*?\*\/ ?-?\}\}/g, '').replace(guard, '').replace(labelGuard, '').replace(replicaGuard, '');
     assert.not.match(text, /\{\{[^}]*\blookup\b/, `${file} calls lookup outside supersonic.validateSelector and supersonic.triton.currentReplicas`);
   }
   const helpers = readFileSync(join(dir, '_helpers.tpl'), 'utf8');
   const body = helpers.match(guard)?.[1];
   assert.ok(body?.includes('lookup'), 'the selector guard uses lookup');
-  // Every line of the guard is a trimmed action: it writes nothing into any object.
-  for (const line of body!.split('\n').filter((l) => l.trim())) assert.match(line.trim(), /^\{\{-.*-\}\}$/, `the guard writes output: ${line}`);
+  // Every line of the guards is a trimmed action: they write nothing into any object.
+  const labelBody = readFileSync(join(dir, '_webhook-helpers.tpl'), 'utf8').match(labelGuard)?.[1];
+  assert.ok(labelBody?.includes('lookup'), 'the namespace-label guard uses lookup');
+  for (const line of [...body!.split('\n'), ...labelBody!.split('\n')].filter((l) => l.trim())) assert.match(line.trim(), /^\{\{-.*-\}\}$/, `the guard writes output: ${line}`);
   // The replica guard looks up only the Triton Deployment, and only one template line uses it: replicas.
   const replicaBody = helpers.match(replicaGuard)?.[1] ?? '';
   assert.match(replicaBody, /lookup "apps\/v1" "Deployment" \.Release\.Namespace \(include "supersonic\.triton\.fullname" \.\)/);
