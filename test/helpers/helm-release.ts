@@ -73,13 +73,20 @@ function valuesArgs(values: ChartValues): string[] {
 }
 
 /** `helm install` of our chart (never --wait: no kubelet runs the pods). */
+/**
+ * The shared cluster holds several releases at once, and two webhooks may not select the same
+ * namespaces: each release's webhook selects the label value named after its namespace, as two
+ * releases in one cluster must (only the value in the registration differs from the render).
+ */
+const ownLabelValue = (ref: ReleaseRef) => ['--set', `webhook.namespaceLabelValue=${ref.namespace}`];
+
 export function install(cluster: Cluster, binary: HelmBinary, ref: ReleaseRef, values: ChartValues): Promise<HelmResult> {
-  return helmIn(cluster, binary, ['install', ref.release, CHART_DIR, '--namespace', ref.namespace, ...valuesArgs(values)]);
+  return helmIn(cluster, binary, ['install', ref.release, CHART_DIR, '--namespace', ref.namespace, ...valuesArgs(values), ...ownLabelValue(ref)]);
 }
 
 /** `helm upgrade --reset-values`: the release gets exactly these values, none of the last ones. */
 export function upgrade(cluster: Cluster, binary: HelmBinary, ref: ReleaseRef, values: ChartValues): Promise<HelmResult> {
-  return helmIn(cluster, binary, ['upgrade', ref.release, CHART_DIR, '--namespace', ref.namespace, '--reset-values', ...valuesArgs(values)]);
+  return helmIn(cluster, binary, ['upgrade', ref.release, CHART_DIR, '--namespace', ref.namespace, '--reset-values', ...valuesArgs(values), ...ownLabelValue(ref)]);
 }
 
 export function uninstall(cluster: Cluster, binary: HelmBinary, ref: ReleaseRef): Promise<HelmResult> {
