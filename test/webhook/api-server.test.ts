@@ -8,10 +8,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Agent, createServer, type Server } from 'node:https';
+import { createServer, type Server } from 'node:https';
 import { startCluster, type Cluster } from '../helpers/cluster/control-plane.ts';
-import { installChartWebhook, REGISTRATION_PORT, type ChartWebhook } from '../helpers/cluster/chart-webhook.ts';
-import { httpsCall } from '../helpers/webhook-process.ts';
+import { installChartWebhook, type ChartWebhook } from '../helpers/cluster/chart-webhook.ts';
+import { gpuRequests, inferencePod } from '../helpers/cluster/test-pods.ts';
 import { deleteNode, putNode, type NodeShape } from '../helpers/cluster/nodes.ts';
 import { createNamespace, eventually } from '../helpers/cluster/shared.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
@@ -29,19 +29,6 @@ interface Context {
 const MIG_1G = 'nvidia.com/mig-1g.10gb';
 const WEBHOOK_NAME = 'pods.supersonic.fastmachinelearning.org';
 
-function pod(name: string, annotations: Record<string, string> = {}, labels: Record<string, string> = {}) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, annotations, labels },
-    spec: { containers: [{ name: 'triton', image: 'nvcr.io/nvidia/tritonserver:26.04-py3', resources: { requests: { cpu: '1', memory: '1Gi' } } }] },
-  };
-}
-
-function gpuRequests(stored: any): Record<string, string> {
-  return Object.fromEntries(Object.entries(stored.spec.containers[0].resources?.requests ?? {}).filter(([name]) => name.startsWith('nvidia.com/'))) as Record<string, string>;
-}
-
 async function createPod(cluster: Cluster, namespace: string, body: unknown, dryRun = false) {
   return cluster.request('POST', `/api/v1/namespaces/${namespace}/pods${dryRun ? '?dryRun=All' : ''}`, body);
 }
@@ -58,12 +45,6 @@ e2e.before(async (context) => {
       release: 'supersonic',
       set: ['webhook.injection.auth.issuer=https://cms-auth.web.cern.ch/', 'webhook.injection.auth.jwksUri=https://cms-auth.web.cern.ch/jwk'],
     });
-    // The self-managed TLS path writes the CA into the chart's registration.
-    await eventually(
-      () => context.cluster.request('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${context.webhook.configuration}`),
-      (res) => Boolean(res.body.webhooks?.[0]?.clientConfig?.caBundle),
-      'the webhook to write its caBundle',
-    );
     context.labelled = (await createNamespace(context.cluster, 'cms', { [INJECT_LABEL]: 'enabled' })).name;
     context.unlabelled = (await createNamespace(context.cluster, 'plain')).name;
   } catch (err) {
@@ -79,7 +60,7 @@ e2e.after(async (context) => {
 });
 
 e2e('a pod created in a labelled namespace is stored mutated, and the scheduler binds it to the node offering its MIG slice', async ({ cluster, labelled }) => {
-  const created = await createPod(cluster, labelled, pod('mig', { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
+  const created = await createPod(cluster, labelled, inferencePod('mig', { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
   assert.is(created.status, 201, JSON.stringify(created.body));
   assert.equal(gpuRequests(created.body), { [MIG_1G]: '1' });
   assert.is(created.body.spec.containers[0].resources.limits[MIG_1G], '1');
@@ -94,7 +75,7 @@ e2e('a pod created in a labelled namespace is stored mutated, and the scheduler 
 });
 
 e2e('a whole-GPU pod lands on the node offering whole GPUs; a pod asking for more than any node has is reported Unschedulable by the scheduler', async ({ cluster, labelled }) => {
-  const whole = await createPod(cluster, labelled, pod('whole', { [`${PREFIX}gpu`]: '2' }));
+  const whole = await createPod(cluster, labelled, inferencePod('whole', { [`${PREFIX}gpu`]: '2' }));
   assert.is(whole.status, 201, JSON.stringify(whole.body));
   assert.equal(gpuRequests(whole.body), { 'nvidia.com/gpu': '2' });
   const bound = await eventually(() => cluster.request('GET', `/api/v1/namespaces/${labelled}/pods/whole`), (res) => Boolean(res.body.spec.nodeName), 'the scheduler to bind the pod');
@@ -103,7 +84,7 @@ e2e('a whole-GPU pod lands on the node offering whole GPUs; a pod asking for mor
   // Two MIG slices fit on gpu-a100-mixed (three offered, one taken above): a fourth pod of three
   // would not, and the scheduler says so rather than the webhook (the webhook sees capacity).
   for (const name of ['mig-a', 'mig-b', 'mig-c']) {
-    const created = await createPod(cluster, labelled, pod(name, { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
+    const created = await createPod(cluster, labelled, inferencePod(name, { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
     assert.is(created.status, 201, JSON.stringify(created.body));
   }
   const pods = await eventually(
@@ -119,21 +100,21 @@ e2e('a whole-GPU pod lands on the node offering whole GPUs; a pod asking for mor
 });
 
 e2e('in a namespace without the label the same pod is stored untouched', async ({ cluster, unlabelled }) => {
-  const created = await createPod(cluster, unlabelled, pod('mig', { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
+  const created = await createPod(cluster, unlabelled, inferencePod('mig', { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
   assert.is(created.status, 201, JSON.stringify(created.body));
   assert.equal(gpuRequests(created.body), {});
   assert.is(created.body.metadata.annotations[STATUS_ANNOTATION], undefined);
 });
 
 e2e('a refused pod gives kubectl the webhook\'s own message', async ({ cluster, labelled }) => {
-  const refused = await cluster.kubectl(['create', '-n', labelled, '-f', '-'], JSON.stringify(pod('too-big', { [`${PREFIX}gpu-profile`]: '7g.80gb' })));
+  const refused = await cluster.kubectl(['create', '-n', labelled, '-f', '-'], JSON.stringify(inferencePod('too-big', { [`${PREFIX}gpu-profile`]: '7g.80gb' })));
   assert.is.not(refused.code, 0);
   assert.match(refused.stderr, `admission webhook "${WEBHOOK_NAME}" denied the request: no node offers MIG profile 7g.80gb`);
   assert.is((await cluster.request('GET', `/api/v1/namespaces/${labelled}/pods/too-big`)).status, 404);
 });
 
 e2e('Node objects created, relabelled and deleted through the API drive the webhook\'s view', async ({ cluster, labelled }) => {
-  const ask = pod('twog', { [`${PREFIX}gpu-profile`]: '2g.20gb' });
+  const ask = inferencePod('twog', { [`${PREFIX}gpu-profile`]: '2g.20gb' });
   const answer = () => createPod(cluster, labelled, ask, true);
   const accepted = (res: { status: number }) => res.status === 201;
   const refused = (res: { status: number; body: any }) => res.status === 403 && String(res.body.message).includes('no node offers MIG profile 2g.20gb');
@@ -159,7 +140,7 @@ e2e('Node objects created, relabelled and deleted through the API drive the webh
 
 e2e('after the API server restarts, the webhook watches again and follows new nodes', async ({ cluster, labelled }) => {
   await cluster.restartApiServer();
-  const ask = pod('threeg', { [`${PREFIX}gpu-profile`]: '3g.20gb' });
+  const ask = inferencePod('threeg', { [`${PREFIX}gpu-profile`]: '3g.20gb' });
   const node = { metadata: { name: 'gpu-a30-after-restart', labels: { 'nvidia.com/gpu.product': 'NVIDIA-A30', 'nvidia.com/mig.strategy': 'mixed' } }, status: { allocatable: { 'nvidia.com/mig-3g.20gb': '1' } } };
   // The node exists only after the restart, so only a watch (or re-list) made since sees it.
   await putNode(cluster, node);
@@ -232,7 +213,7 @@ e2e('with a second mutating webhook after ours, reinvocation gives no second cha
   let created: Awaited<ReturnType<typeof createPod>> | undefined;
   const calls = await withLabeller(cluster, labelled, async () => {
     before = await webhookCalls(webhook);
-    created = await through(cluster, labelled, pod(`twice-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
+    created = await through(cluster, labelled, inferencePod(`twice-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
   });
   assert.equal(gpuRequests(created!.body), { [MIG_1G]: '1' }, 'the request is there once');
   assert.is(created!.body.spec.containers[0].resources.limits[MIG_1G], '1');
@@ -251,7 +232,7 @@ e2e('CVMFS in every container (init containers and native sidecars too) and the 
     spec: { accessModes: ['ReadOnlyMany'], storageClassName: 'cvmfs', resources: { requests: { storage: '1' } } },
   });
   assert.ok([201, 409].includes(claim.status), JSON.stringify(claim.body));
-  const body: any = pod(`cvmfs-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}cvmfs-repositories`]: 'cms.cern.ch', [`${PREFIX}auth`]: 'enabled' });
+  const body: any = inferencePod(`cvmfs-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}cvmfs-repositories`]: 'cms.cern.ch', [`${PREFIX}auth`]: 'enabled' });
   body.spec.initContainers = [
     { name: 'fetch-models', image: 'busybox:1.36', command: ['ls', '/cvmfs/cms.cern.ch'] },
     { name: 'log-shipper', image: 'fluent/fluent-bit:3.2', restartPolicy: 'Always' },
@@ -278,14 +259,14 @@ e2e('failurePolicy: Fail refuses pods while the webhook is down; Ignore (after h
   webhook.stopProcess();
   await webhook.process.exited;
   try {
-    const refused = await cluster.kubectl(['create', '-n', labelled, '-f', '-'], JSON.stringify(pod('while-down', { [`${PREFIX}gpu-profile`]: '1g.10gb' })));
+    const refused = await cluster.kubectl(['create', '-n', labelled, '-f', '-'], JSON.stringify(inferencePod('while-down', { [`${PREFIX}gpu-profile`]: '1g.10gb' })));
     assert.is.not(refused.code, 0);
     assert.match(refused.stderr, `failed calling webhook "${WEBHOOK_NAME}"`);
 
     const upgraded = await webhook.upgrade(['webhook.failurePolicy=Ignore']);
     assert.is(upgraded.code, 0, upgraded.stderr);
     const allowed = await eventually(
-      () => createPod(cluster, labelled, pod(`ignored-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}gpu-profile`]: '1g.10gb' })),
+      () => createPod(cluster, labelled, inferencePod(`ignored-${Math.random().toString(36).slice(2, 6)}`, { [`${PREFIX}gpu-profile`]: '1g.10gb' })),
       (res) => res.status === 201,
       'the API server to use failurePolicy Ignore',
     );
@@ -320,13 +301,6 @@ e2e.run();
 
 /** How often the API server called the webhook, from the process's own metrics. */
 async function webhookCalls(webhook: ChartWebhook): Promise<{ total: number; unchanged: number }> {
-  const agent = new Agent({ rejectUnauthorized: false });
-  try {
-    const { text } = await httpsCall(agent, REGISTRATION_PORT, '/metrics');
-    const count = (outcome: string) => Number(text.match(new RegExp(`^supersonic_webhook_requests_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
-    const total = [...text.matchAll(/^supersonic_webhook_requests_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
-    return { total, unchanged: count('unchanged') + count('skipped') };
-  } finally {
-    agent.destroy();
-  }
+  const answered = await webhook.answered();
+  return { total: Object.values(answered).reduce((sum, n) => sum + n, 0), unchanged: (answered.unchanged ?? 0) + (answered.skipped ?? 0) };
 }

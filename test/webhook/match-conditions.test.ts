@@ -11,12 +11,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Agent } from 'node:https';
 import { startCluster, type Cluster } from '../helpers/cluster/control-plane.ts';
-import { installChartWebhook, REGISTRATION_PORT, type ChartWebhook } from '../helpers/cluster/chart-webhook.ts';
+import { installChartWebhook, type ChartWebhook } from '../helpers/cluster/chart-webhook.ts';
+import { gpuRequests, inferencePod } from '../helpers/cluster/test-pods.ts';
 import { putNode, type NodeShape } from '../helpers/cluster/nodes.ts';
 import { eventually } from '../helpers/cluster/shared.ts';
-import { httpsCall } from '../helpers/webhook-process.ts';
 import { INJECT_LABEL, PREFIX, STATUS_ANNOTATION } from '../../webhook/src/annotations.ts';
 import { NODES } from '../helpers/webhook.ts';
 
@@ -33,30 +32,10 @@ const DEFAULTED = 'match-defaulted';
 /** Pods that ask for nothing: no annotations, someone else's, or only the status the webhook writes. */
 const NOTHING_ASKED: Record<string, string>[] = [{}, { 'example.org/other': 'x' }, { [STATUS_ANNOTATION]: 'gpu' }];
 
-function pod(name: string, annotations: Record<string, string> = {}) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, annotations },
-    spec: { containers: [{ name: 'triton', image: 'nvcr.io/nvidia/tritonserver:26.04-py3' }] },
-  };
-}
-
 const create = (cluster: Cluster, namespace: string, body: unknown) => cluster.request('POST', `/api/v1/namespaces/${namespace}/pods`, body);
 const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 7)}`;
-const gpuRequests = (stored: any): Record<string, string> =>
-  Object.fromEntries(Object.entries(stored.spec.containers[0].resources?.requests ?? {}).filter(([name]) => name.startsWith('nvidia.com/'))) as Record<string, string>;
-
 /** How many reviews the webhook process has answered, from its own metrics. */
-async function reviewsAnswered(): Promise<number> {
-  const agent = new Agent({ rejectUnauthorized: false });
-  try {
-    const { text } = await httpsCall(agent, REGISTRATION_PORT, '/metrics');
-    return [...text.matchAll(/^supersonic_webhook_requests_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
-  } finally {
-    agent.destroy();
-  }
-}
+const answeredTotal = async (webhook: ChartWebhook) => Object.values(await webhook.answered()).reduce((sum, n) => sum + n, 0);
 
 const matching = suite<Context>('webhook: matchConditions on the real API server', {} as Context);
 
@@ -74,11 +53,6 @@ matching.before(async (context) => {
       release: 'supersonic',
       set: [`webhook.injection.namespaceDefaults.${DEFAULTED}.gpu-profile=1g.10gb`],
     });
-    await eventually(
-      () => context.cluster.request('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${context.webhook.configuration}`),
-      (res) => Boolean(res.body.webhooks?.[0]?.clientConfig?.caBundle),
-      'the webhook to write its caBundle',
-    );
   } catch (err) {
     context.webhook?.process.kill();
     await context.cluster.stop();
@@ -98,22 +72,22 @@ matching('the API server accepted the chart\'s matchConditions as they are rende
   assert.match(condition.expression, `request.namespace in ["${DEFAULTED}"]`);
 });
 
-matching('with the webhook up: pods that ask are mutated, by annotation or by their namespace\'s defaults; a pod that asks for nothing is never sent', async ({ cluster }) => {
-  await eventually(() => create(cluster, PLAIN, pod(unique('warm'), { [`${PREFIX}gpu-profile`]: '1g.10gb' })), (res) => res.status === 201, 'the webhook to answer');
-  const asked = await create(cluster, PLAIN, pod(unique('asks'), { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
+matching('with the webhook up: pods that ask are mutated, by annotation or by their namespace\'s defaults; a pod that asks for nothing is never sent', async ({ cluster, webhook }) => {
+  await eventually(() => create(cluster, PLAIN, inferencePod(unique('warm'), { [`${PREFIX}gpu-profile`]: '1g.10gb' })), (res) => res.status === 201, 'the webhook to answer');
+  const asked = await create(cluster, PLAIN, inferencePod(unique('asks'), { [`${PREFIX}gpu-profile`]: '1g.10gb' }));
   assert.is(asked.status, 201, JSON.stringify(asked.body));
   assert.equal(gpuRequests(asked.body), { [MIG_1G]: '1' });
-  const defaulted = await create(cluster, DEFAULTED, pod(unique('by-default')));
+  const defaulted = await create(cluster, DEFAULTED, inferencePod(unique('by-default')));
   assert.is(defaulted.status, 201, JSON.stringify(defaulted.body));
   assert.equal(gpuRequests(defaulted.body), { [MIG_1G]: '1' }, 'the namespace default applies to a pod without annotations');
 
-  const before = await reviewsAnswered();
+  const before = await answeredTotal(webhook);
   for (const annotations of NOTHING_ASKED) {
-    const plain = await create(cluster, PLAIN, pod(unique('plain'), annotations));
+    const plain = await create(cluster, PLAIN, inferencePod(unique('plain'), annotations));
     assert.is(plain.status, 201, JSON.stringify(plain.body));
     assert.equal(gpuRequests(plain.body), {});
   }
-  assert.is(await reviewsAnswered(), before, 'the API server sent the webhook pods that ask for nothing');
+  assert.is(await answeredTotal(webhook), before, 'the API server sent the webhook pods that ask for nothing');
 });
 
 matching('with the webhook down and failurePolicy Fail: pods that ask for nothing are still created; pods that ask are refused', async ({ cluster, webhook }) => {
@@ -121,13 +95,13 @@ matching('with the webhook down and failurePolicy Fail: pods that ask for nothin
   await webhook.process.exited;
   try {
     for (const annotations of NOTHING_ASKED) {
-      const plain = await create(cluster, PLAIN, pod(unique('while-down'), annotations));
+      const plain = await create(cluster, PLAIN, inferencePod(unique('while-down'), annotations));
       assert.is(plain.status, 201, `a pod with ${JSON.stringify(annotations)}: ${JSON.stringify(plain.body)}`);
     }
-    const asks = await cluster.kubectl(['create', '-n', PLAIN, '-f', '-'], JSON.stringify(pod(unique('asks-while-down'), { [`${PREFIX}cvmfs-repositories`]: 'cms.cern.ch' })));
+    const asks = await cluster.kubectl(['create', '-n', PLAIN, '-f', '-'], JSON.stringify(inferencePod(unique('asks-while-down'), { [`${PREFIX}cvmfs-repositories`]: 'cms.cern.ch' })));
     assert.is.not(asks.code, 0, 'a pod asking for CVMFS was created without the webhook');
     assert.match(asks.stderr, `failed calling webhook "${WEBHOOK_NAME}"`);
-    const byDefault = await create(cluster, DEFAULTED, pod(unique('default-while-down')));
+    const byDefault = await create(cluster, DEFAULTED, inferencePod(unique('default-while-down')));
     assert.is.not(byDefault.status, 201, 'a pod of a namespace with defaults was created without the webhook');
     assert.match(JSON.stringify(byDefault.body), `failed calling webhook \\"${WEBHOOK_NAME}\\"`);
   } finally {

@@ -17,7 +17,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHART_DIR, helmIn } from '../helm.ts';
-import { imageRuntime, launchWebhook, type LaunchedWebhook } from '../webhook-process.ts';
+import { Agent } from 'node:https';
+import { httpsCall, imageRuntime, launchWebhook, type LaunchedWebhook } from '../webhook-process.ts';
+import { eventually } from './shared.ts';
 import { kubeconfigYaml, type Cluster, type CommandResult } from './control-plane.ts';
 
 /** The port of the chart's registration and Service: the API server dials localhost:443. */
@@ -41,6 +43,8 @@ export interface ChartWebhook {
   upgrade(set: string[]): Promise<CommandResult>;
   /** Uninstalls the release and stops the process. */
   remove(): Promise<void>;
+  /** The admission requests the process has answered, by outcome, from its own metrics. */
+  answered(): Promise<Record<string, number>>;
 }
 
 /** The one change to what the chart installs: the API server dials localhost, not a pod it could never reach. */
@@ -124,6 +128,23 @@ export async function installChartWebhook(cluster: Cluster, options: { namespace
       webhook.process.kill();
       await helm(['uninstall', release, '--namespace', namespace]);
     },
+    answered: async () => {
+      const agent = new Agent({ rejectUnauthorized: false });
+      try {
+        const { text } = await httpsCall(agent, REGISTRATION_PORT, '/metrics');
+        return Object.fromEntries([...text.matchAll(/^supersonic_webhook_requests_total\{outcome="([^"]+)"\} (\d+)/gm)].map((match) => [match[1]!, Number(match[2])]));
+      } finally {
+        agent.destroy();
+      }
+    },
   };
+  // With self-managed TLS the process writes the CA into the registration: until then the API server cannot call it.
+  if (!mwcs.body.items[0].metadata.annotations?.['cert-manager.io/inject-ca-from']) {
+    await eventually(
+      () => cluster.request('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${configuration}`),
+      (res) => Boolean(res.body.webhooks?.[0]?.clientConfig?.caBundle),
+      'the webhook to write its caBundle',
+    );
+  }
   return webhook;
 }
