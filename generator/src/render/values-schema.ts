@@ -8,7 +8,7 @@ import { withRequiredKeys } from './required-keys.ts';
  * but they are noise to users reading the file).
  */
 export function publishedSchema(root: SchemaNode): SchemaNode {
-  const { $schema, ...rest } = withoutExtensions(withRequiredKeys(root, root), 'schema') as SchemaNode;
+  const { $schema, ...rest } = withoutKeywords(withRequiredKeys(root, root), (keyword) => keyword.startsWith('x-')) as SchemaNode;
   return { $schema, $comment: jsonComment, ...rest };
 }
 
@@ -20,15 +20,20 @@ export function renderValuesSchema(root: SchemaNode): string {
 const DATA_KEYWORDS = new Set(['default', 'examples', 'enum', 'const']);
 const NAME_MAP_KEYWORDS = new Set(['properties', 'definitions']);
 
-function withoutExtensions(value: unknown, role: 'schema' | 'nameMap'): unknown {
-  if (Array.isArray(value)) return value.map((item) => withoutExtensions(item, 'schema'));
+/**
+ * A copy of a schema without the keywords `drop` names, wherever they are keywords: not inside
+ * data (defaults, examples, enums) and not where they are property names (a value key called
+ * `required` stays).
+ */
+function withoutKeywords(value: unknown, drop: (keyword: string, child: unknown) => boolean, role: 'schema' | 'nameMap' = 'schema'): unknown {
+  if (Array.isArray(value)) return value.map((item) => withoutKeywords(item, drop));
   if (!value || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    if (role === 'nameMap') out[key] = withoutExtensions(child, 'schema');
-    else if (key.startsWith('x-')) continue;
+    if (role === 'nameMap') out[key] = withoutKeywords(child, drop);
+    else if (drop(key, child)) continue;
     else if (DATA_KEYWORDS.has(key)) out[key] = child;
-    else out[key] = withoutExtensions(child, NAME_MAP_KEYWORDS.has(key) ? 'nameMap' : 'schema');
+    else out[key] = withoutKeywords(child, drop, NAME_MAP_KEYWORDS.has(key) ? 'nameMap' : 'schema');
   }
   return out;
 }
@@ -41,18 +46,5 @@ function withoutExtensions(value: unknown, role: 'schema' | 'nameMap'): unknown 
  * types, enums, patterns) stays, so a typo is still flagged.
  */
 export function editorSchema(published: Record<string, unknown>): Record<string, unknown> {
-  return withoutRequired(published, 'schema') as Record<string, unknown>;
-}
-
-function withoutRequired(value: unknown, role: 'schema' | 'nameMap'): unknown {
-  if (Array.isArray(value)) return value.map((item) => withoutRequired(item, 'schema'));
-  if (!value || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) {
-    if (role === 'nameMap') out[key] = withoutRequired(child, 'schema');
-    else if (key === 'required' && Array.isArray(child)) continue;
-    else if (DATA_KEYWORDS.has(key)) out[key] = child;
-    else out[key] = withoutRequired(child, NAME_MAP_KEYWORDS.has(key) ? 'nameMap' : 'schema');
-  }
-  return out;
+  return withoutKeywords(published, (keyword, child) => keyword === 'required' && Array.isArray(child)) as Record<string, unknown>;
 }
