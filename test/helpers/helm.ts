@@ -6,11 +6,11 @@
  * Offline by default (renders, lint, package): KUBECONFIG is /dev/null, so no command can reach
  * a real cluster by accident. helmIn() points Helm at one cluster, the test control plane.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand, type CommandResult } from './run-command.ts';
 import { stringify } from 'yaml';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -18,11 +18,7 @@ export const CHART_DIR = join(REPO_ROOT, 'chart/supersonic');
 export const HELM_VERSIONS = ['helm', 'helm3'] as const;
 export type HelmBinary = (typeof HELM_VERSIONS)[number];
 
-export interface HelmResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type HelmResult = CommandResult;
 
 /**
  * Helm state lives in a throwaway folder, and no kubeconfig can reach a real cluster. The
@@ -54,12 +50,7 @@ export interface HelmOptions {
 
 export function helm(binary: HelmBinary, args: string[], options: HelmOptions = {}): Promise<HelmResult> {
   const env = options.kubeconfig ? { ...helmEnv, KUBECONFIG: options.kubeconfig } : helmEnv;
-  return new Promise((resolvePromise) => {
-    execFile(helmPath(binary), args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runCommand(helmPath(binary), args, { env });
 }
 
 /** Helm against a real cluster (the test control plane: anything with an admin kubeconfig). */

@@ -8,7 +8,7 @@
  * but never run. Every port is ephemeral; every process is stopped by its PID and every file
  * removed, also when the test process dies (a watchdog shell outlives it just long enough).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT } from '../helm.ts';
 import { freePort } from '../ports.ts';
+import { runCommand, type CommandResult } from '../run-command.ts';
 import { kubeBinary, type KubeBinary } from './binaries.ts';
 
 export const CRD_DIR = join(REPO_ROOT, '../shared/crds');
@@ -55,11 +56,7 @@ export interface RequestOptions {
   impersonate?: { user: string; groups?: string[] };
 }
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CommandResult };
 
 export interface Cluster {
   /** https://127.0.0.1:<port> */
@@ -189,7 +186,7 @@ async function bringUp(
 
   // kubectl's discovery cache in the cluster's folder, not ~/.kube/cache: an earlier cluster on the same port served other APIs.
   const kubectlEnv = { ...process.env, KUBECACHEDIR: join(dir, 'kube-cache') };
-  const kubectl = (args: string[], input?: string) => run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], input, kubectlEnv);
+  const kubectl = (args: string[], input?: string) => runCommand(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { input, env: kubectlEnv });
   await installCrds(request, options.crds ?? CRD_FOLDERS);
 
   return {
@@ -294,7 +291,7 @@ async function writeServingCertificate(dir: string): Promise<string> {
     ['x509', '-req', '-in', at('apiserver.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', at('ext.cnf'), '-out', at('apiserver.crt')],
   ];
   for (const step of steps) {
-    const result = await run('openssl', step);
+    const result = await runCommand('openssl', step);
     if (result.code !== 0) throw new Error(`openssl ${step[0]} failed: ${result.stderr}`);
   }
   return readFileSync(at('ca.crt'), 'utf8');
@@ -390,14 +387,4 @@ async function waitUntil(check: () => Promise<boolean>, what: string, component:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** Runs a command without blocking the event loop (servers in this process keep answering). */
-export function run(command: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { maxBuffer: 64 * 1024 * 1024, env: env ?? process.env }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr: stderr || (err && typeof err.code !== 'number' ? String(err) : '') });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
 }
