@@ -18,6 +18,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadSchema } from '../../generator/src/schema/load.ts';
 import { bundleWebhook } from '../bundle.ts';
 import { dedupe, debianEntries, refreshed, sha256, type DebianPackage } from './debian.ts';
 import { writeImageLayout, type ImageLayout, type ImageRuntime } from './oci-layout.ts';
@@ -77,11 +78,9 @@ function sourceDateEpoch(): number {
   }
 }
 
+/** The chart's version (x-chart, its one place), which the image is tagged with. */
 function chartVersion(): string {
-  const root = readFileSync(join(REPO_ROOT, 'schema/root.yaml'), 'utf8');
-  const version = root.match(/^x-chart:[\s\S]*?^ {2}version: (\S+)$/m)?.[1];
-  if (!version) throw new Error('schema/root.yaml has no x-chart.version');
-  return version;
+  return String(loadSchema(join(REPO_ROOT, 'schema/root.yaml')).chart.version);
 }
 
 const dir = (path: string, mode = 0o755, owner = 0): TarEntry => ({ type: 'dir', path, mode, uid: owner, gid: owner });
