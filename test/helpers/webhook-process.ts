@@ -7,12 +7,13 @@
  * of the stand-in and writes the registration's caBundle).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Metafile } from 'esbuild';
+import { dockerfileEnv } from '../../webhook/image/build-image.ts';
 import { bundleWebhook, ENTRY_FILE } from '../../webhook/bundle.ts';
 import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
@@ -51,9 +52,7 @@ export function imageRuntime(): Runtime {
 
 /** The image's environment (the ENV lines of the Dockerfile's last stage). */
 export function imageEnvironment(): Record<string, string> {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
-  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  return Object.fromEntries([...lastStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
+  return dockerfileEnv();
 }
 
 /** The image's way, and the TypeScript sources on this Node (24), as a developer runs them. */

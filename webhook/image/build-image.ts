@@ -53,12 +53,21 @@ export function pinnedNode(): { pkg: string; version: string; sha256: string; bi
   return { pkg, version: pkg.slice(pkg.lastIndexOf('@') + 1), sha256: sum, binary };
 }
 
+function dockerfileImageStage(): string {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
+  return dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+}
+
+/** The ENV lines of webhook/Dockerfile's final stage, which the image and the tests' processes run with. */
+export function dockerfileEnv(): Record<string, string> {
+  return Object.fromEntries([...dockerfileImageStage().matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
+}
+
 /** The final stage of webhook/Dockerfile: what the image runs, as whom, where, with what environment. */
 export function dockerfileRuntime(): ImageRuntime {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
-  const stage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const stage = dockerfileImageStage();
   const one = (instruction: string) => stage.match(new RegExp(`^${instruction} (.+)$`, 'm'))?.[1];
-  const env = [...stage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => `${match[1]}=${match[2]}`);
+  const env = Object.entries(dockerfileEnv()).map(([name, value]) => `${name}=${value}`);
   return {
     user: one('USER') ?? `${NONROOT}:${NONROOT}`,
     env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/nodejs/bin', 'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt', ...env],
