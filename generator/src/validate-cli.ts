@@ -3,7 +3,7 @@
  *
  * Checks values files as `helm install` would, and says better what is wrong and where:
  *   1. each file, merged over the chart's defaults, against the chart's values.schema.json
- *      (generator/src/validate/values-validator.ts, the module the servers and the values
+ *      (core/src/validate/values-validator.ts, the module the servers and the values
  *      editor page use): `file:line:column: key: message`, with a fix where there is one;
  *   2. the chart's cross-field checks (the `fail` calls of its templates), by running
  *      `helm template` on the chart with the files, schema validation skipped (step 1 did it,
@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parse, parseDocument } from 'yaml';
-import { formatProblem, locateKey, validateValuesText, type Problem } from './validate/values-validator.ts';
+import { formatProblem, locateKey, validateValuesText, type Problem } from '#core/validate/values-validator.ts';
 
 /** Set by the bundle (generator/src/package-chart.ts): the chart's schema, defaults and archive. */
 declare const __SUPERSONIC_EMBEDDED__: { schema: string; defaults: string; chartTgz: string; version: string } | undefined;

@@ -2,15 +2,15 @@
  * Least privilege, proven (issue 9 point 5): the chart's ServiceAccounts and RBAC, rendered with
  * `helm template` and applied to the real control plane (test/helpers/cluster), asked of the real
  * RBAC authorizer with SubjectAccessReviews. Each ServiceAccount must be allowed every call its
- * code makes (the calls are read from webhook/src, so a new API call fails here until its
- * permission is checked) and denied everything else that matters: other Secrets, pods, other
+ * code makes (the calls are read from every file webhook/src/server.ts reaches, the shared
+ * core's too, so a new API call fails here until its permission is checked) and denied everything else that matters: other Secrets, pods, other
  * webhook registrations, cluster-wide writes, RBAC escalation, token minting, impersonation,
  * and all of it in other namespaces. The webhook is checked in both TLS modes; Envoy and Triton
  * run with no ServiceAccount token at all.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -18,6 +18,7 @@ import type { Cluster } from '../helpers/cluster/control-plane.ts';
 import { createNamespace, sharedCluster, type TestNamespace } from '../helpers/cluster/shared.ts';
 import { REPO_ROOT, templateOrThrow } from '../helpers/helm.ts';
 import { parseManifests } from '../helpers/k8s/manifests.ts';
+import { importClosure } from '../helpers/import-closure.ts';
 import {
   accessMismatches,
   applyObjects,
@@ -35,7 +36,8 @@ import {
 type Manifest = Record<string, any>;
 type TlsSource = 'self-managed' | 'files';
 
-const WEBHOOK_SRC = join(REPO_ROOT, 'webhook/src');
+/** The webhook's entry point: the calls are searched in every file it reaches, the shared core's too. */
+const WEBHOOK_ENTRY = join(REPO_ROOT, 'webhook/src/server.ts');
 
 /** The names the webhook process is given (its Deployment's environment and ConfigMap), and where it runs. */
 interface Names {
@@ -56,7 +58,7 @@ interface Names {
 }
 
 /**
- * Every Kubernetes API call in webhook/src, by client-node method name (or, for a Watch, the
+^ * Every Kubernetes API call of the webhook (its own code and the shared core's), by client-node method name (or, for a Watch, the
  * path it watches), with the permission it needs. The first test checks this table against the
  * source, both ways.
  *   cluster: a cluster-scoped object; release-namespace: only the webhook's own namespace (the
@@ -76,28 +78,28 @@ interface Call {
 }
 
 const WEBHOOK_CALLS: Record<string, Call> = {
-  listNode: { file: 'gpu/inventory.ts', selfManagedOnly: false, verb: 'list', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory lists nodes' },
-  '/api/v1/nodes': { file: 'gpu/inventory.ts', selfManagedOnly: false, verb: 'watch', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory watches nodes' },
+  listNode: { file: 'core/src/gpu/inventory.ts', selfManagedOnly: false, verb: 'list', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory lists nodes' },
+  '/api/v1/nodes': { file: 'core/src/gpu/inventory.ts', selfManagedOnly: false, verb: 'watch', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory watches nodes' },
   readNamespacedPersistentVolumeClaim: {
-    file: 'claim-lookup.ts', selfManagedOnly: false, verb: 'get', group: '', resource: 'persistentvolumeclaims', scope: 'any-namespace', name: (n) => n.claim,
+    file: 'webhook/src/claim-lookup.ts', selfManagedOnly: false, verb: 'get', group: '', resource: 'persistentvolumeclaims', scope: 'any-namespace', name: (n) => n.claim,
     why: 'the CVMFS claim lookup reads the claim in the admitted pod\'s namespace',
   },
-  readNamespacedSecret: { file: 'tls/self-managed.ts', selfManagedOnly: true, verb: 'get', group: '', resource: 'secrets', scope: 'release-namespace', name: (n) => n.tlsSecret, why: 'self-managed TLS reads its Secret' },
+  readNamespacedSecret: { file: 'webhook/src/tls/self-managed.ts', selfManagedOnly: true, verb: 'get', group: '', resource: 'secrets', scope: 'release-namespace', name: (n) => n.tlsSecret, why: 'self-managed TLS reads its Secret' },
   '/api/v1/namespaces/${namespace}/secrets': {
-    file: 'tls/self-managed.ts', selfManagedOnly: true, verb: 'watch', group: '', resource: 'secrets', scope: 'release-namespace', name: (n) => n.tlsSecret,
+    file: 'webhook/src/tls/self-managed.ts', selfManagedOnly: true, verb: 'watch', group: '', resource: 'secrets', scope: 'release-namespace', name: (n) => n.tlsSecret,
     why: 'self-managed TLS watches its Secret (fieldSelector metadata.name=<its Secret>, which the API server authorizes as that name)',
   },
-  replaceNamespacedSecret: { file: 'tls/self-managed.ts', selfManagedOnly: true, verb: 'update', group: '', resource: 'secrets', scope: 'release-namespace', name: (n) => n.tlsSecret, why: 'self-managed TLS renews its Secret' },
-  createNamespacedSecret: { file: 'tls/self-managed.ts', selfManagedOnly: true, verb: 'create', group: '', resource: 'secrets', scope: 'release-namespace', why: 'self-managed TLS creates its Secret the first time (a create names no object to RBAC)' },
-  readNamespacedLease: { file: 'tls/lease.ts', selfManagedOnly: true, verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'release-namespace', name: (n) => n.lease, why: 'the TLS writer Lease is read' },
-  replaceNamespacedLease: { file: 'tls/lease.ts', selfManagedOnly: true, verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'release-namespace', name: (n) => n.lease, why: 'the TLS writer Lease is renewed and released' },
-  createNamespacedLease: { file: 'tls/lease.ts', selfManagedOnly: true, verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'release-namespace', why: 'the TLS writer Lease is created the first time' },
+  replaceNamespacedSecret: { file: 'webhook/src/tls/self-managed.ts', selfManagedOnly: true, verb: 'update', group: '', resource: 'secrets', scope: 'release-namespace', name: (n) => n.tlsSecret, why: 'self-managed TLS renews its Secret' },
+  createNamespacedSecret: { file: 'webhook/src/tls/self-managed.ts', selfManagedOnly: true, verb: 'create', group: '', resource: 'secrets', scope: 'release-namespace', why: 'self-managed TLS creates its Secret the first time (a create names no object to RBAC)' },
+  readNamespacedLease: { file: 'webhook/src/tls/lease.ts', selfManagedOnly: true, verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'release-namespace', name: (n) => n.lease, why: 'the TLS writer Lease is read' },
+  replaceNamespacedLease: { file: 'webhook/src/tls/lease.ts', selfManagedOnly: true, verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'release-namespace', name: (n) => n.lease, why: 'the TLS writer Lease is renewed and released' },
+  createNamespacedLease: { file: 'webhook/src/tls/lease.ts', selfManagedOnly: true, verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'release-namespace', why: 'the TLS writer Lease is created the first time' },
   readMutatingWebhookConfiguration: {
-    file: 'tls/self-managed.ts', selfManagedOnly: true, verb: 'get', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', scope: 'cluster', name: (n) => n.configuration,
+    file: 'webhook/src/tls/self-managed.ts', selfManagedOnly: true, verb: 'get', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', scope: 'cluster', name: (n) => n.configuration,
     why: 'self-managed TLS reads its own registration\'s caBundle',
   },
   patchMutatingWebhookConfiguration: {
-    file: 'tls/self-managed.ts', selfManagedOnly: true, verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', scope: 'cluster', name: (n) => n.configuration,
+    file: 'webhook/src/tls/self-managed.ts', selfManagedOnly: true, verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', scope: 'cluster', name: (n) => n.configuration,
     why: 'self-managed TLS writes the caBundle of its own registration',
   },
 };
@@ -124,13 +126,13 @@ function clientApiMethods(): Set<string> {
   return methods;
 }
 
-/** call (method name or API path) → files (relative to webhook/src) that make it. */
+/** call (method name or API path) → files (from the repository root) that make it. */
 function callsInSource(): Map<string, Set<string>> {
   const methods = clientApiMethods();
   const calls = new Map<string, Set<string>>();
   const add = (call: string, file: string) => (calls.get(call) ?? calls.set(call, new Set()).get(call)!).add(file);
-  for (const file of readdirSync(WEBHOOK_SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).sort()) {
-    const source = readFileSync(join(WEBHOOK_SRC, file), 'utf8');
+  for (const file of importClosure(WEBHOOK_ENTRY).files.sort()) {
+    const source = readFileSync(join(REPO_ROOT, file), 'utf8');
     for (const match of source.matchAll(/\.(\w+)\s*\(/g)) if (methods.has(match[1]!)) add(match[1]!, file);
     for (const match of source.matchAll(/['"`](\/apis?\/[^'"`]*)['"`]/g)) add(match[1]!, file);
     // The generic client takes any kind: its calls could not be told apart here.
@@ -238,7 +240,7 @@ function callExpectations(names: Names): Expectation[] {
   const expectations: Expectation[] = [];
   for (const [key, call] of Object.entries(WEBHOOK_CALLS)) {
     const used = !call.selfManagedOnly || names.tlsSource === 'self-managed';
-    const why = `${call.why} (webhook/src/${call.file}: ${key})`;
+    const why = `${call.why} (${call.file}: ${key})`;
     const denyWhy = `only with TLS_SOURCE=self-managed: ${why}`;
     if (call.scope === 'cluster') {
       expectations.push({ access: callAccess(call, names), allowed: used, why: used ? why : denyWhy });
@@ -481,17 +483,17 @@ async function replayMismatches(cluster: Cluster, who: string, subject: Subject,
 
 // ---- the suites ----------------------------------------------------------------------------
 
-const source = suite('RBAC: the API calls in webhook/src');
+const source = suite('RBAC: the API calls of the webhook\'s code');
 
 source('every Kubernetes API call the webhook makes has its permission in this test, and every entry is still called', () => {
   const found = callsInSource();
   const problems: string[] = [];
   for (const [call, files] of found) {
     const known = WEBHOOK_CALLS[call];
-    if (!known) problems.push(`webhook/src/${[...files].join(', webhook/src/')} calls ${call}, which is not in WEBHOOK_CALLS: add the verb and resource it needs (and grant it in the chart)`);
-    else if (!files.has(known.file)) problems.push(`WEBHOOK_CALLS says ${call} is in webhook/src/${known.file}, but it is in ${[...files].join(', ')}`);
+    if (!known) problems.push(`${[...files].join(', ')} calls ${call}, which is not in WEBHOOK_CALLS: add the verb and resource it needs (and grant it in the chart)`);
+    else if (!files.has(known.file)) problems.push(`WEBHOOK_CALLS says ${call} is in ${known.file}, but it is in ${[...files].join(', ')}`);
   }
-  for (const call of Object.keys(WEBHOOK_CALLS)) if (!found.has(call)) problems.push(`WEBHOOK_CALLS lists ${call}, which webhook/src no longer calls: remove it (and its grant from the chart)`);
+  for (const call of Object.keys(WEBHOOK_CALLS)) if (!found.has(call)) problems.push(`WEBHOOK_CALLS lists ${call}, which the webhook's code no longer calls: remove it (and its grant from the chart)`);
   assert.equal(problems, []);
 });
 

@@ -105,7 +105,7 @@ webhook('the rendered configuration is accepted by the webhook at start; a bad o
   const config = loadConfig(dir, SCHEMA);
   assert.is(config.values.injection.cvmfs.hostPath, '/var/cvmfs');
   writeFileSync(join(dir, 'webhook.yaml'), configMap.data['webhook.yaml'].replace('source: hostPath', 'source: nfs'));
-  assert.throws(() => loadConfig(dir, SCHEMA), (err: Error) => err instanceof ConfigError && /webhook\.injection\.cvmfs\.source: must be equal to one of the allowed values \(pvc, hostPath\)/.test(err.message));
+  assert.throws(() => loadConfig(dir, SCHEMA), (err: Error) => err instanceof ConfigError && /webhook\.yaml:\d+:\d+: webhook\.injection\.cvmfs\.source: "nfs" is not allowed: use one of "pvc", "hostPath"/.test(err.message));
 });
 
 webhook('the PrometheusRule appears only when the cluster serves monitoring.coreos.com/v1', async () => {

@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import type { Metafile } from 'esbuild';
 import { dockerfileEnv } from '../../webhook/image/build-image.ts';
 import { bundleWebhook, ENTRY_FILE } from '../../webhook/bundle.ts';
-import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
+import { loadKubeConfig } from '#core/kube/client.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { REPO_ROOT } from './helm.ts';
 import { freePort } from './ports.ts';

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { buildApp } from '../../webhook/src/app.ts';
 import type { PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
 import type { WebhookConfig } from '../../webhook/src/config.ts';
-import { describeNode, type NodeLike } from '../../webhook/src/gpu/node-gpus.ts';
+import { describeNode, type NodeLike } from '#core/gpu/node-gpus.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { REPO_ROOT } from './helm.ts';
 

@@ -61,7 +61,7 @@ config('a bad namespace default stops start-up, naming webhook.injection.namespa
 
 config('an unknown key of a namespace default is named, with the closest known one', () => {
   const message = load({ cms: { 'gpu-profil': '1g.10gb' } });
-  assert.match(message ?? '', /webhook\.injection\.namespaceDefaults\.cms\.gpu-profil: unknown key \(did you mean gpu-profile\?\)/);
+  assert.match(message ?? '', /webhook\.injection\.namespaceDefaults\.cms\.gpu-profil: unknown key \(did you mean webhook\.injection\.namespaceDefaults\.cms\.gpu-profile\?\)/);
   assert.not.match(message ?? '', /property name must be valid/);
 });
 

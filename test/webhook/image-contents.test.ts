@@ -8,12 +8,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { builtinModules } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { DEFAULT_OUTDIR, externalImports, IMAGE_ENTRY } from '../../webhook/bundle.ts';
 import { webhookBundle } from '../helpers/webhook-process.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
+import { importClosure, isBuiltin, packageName } from '../helpers/import-closure.ts';
 
 const image = suite('webhook image contents');
 const DOCKERFILE = readFileSync(join(REPO_ROOT, 'webhook/Dockerfile'), 'utf8');
@@ -28,38 +28,6 @@ function copiesOf(stage: string): { source: string; landsAt: string }[] {
   });
 }
 
-/** Static imports, re-exports and dynamic imports with a literal specifier. */
-const SPECIFIER = /(?:^|\s)(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
-
-function importsOf(file: string): string[] {
-  const source = readFileSync(file, 'utf8');
-  return [...source.matchAll(SPECIFIER)].map((match) => match[1] ?? match[2] ?? match[3]!);
-}
-
-function packageName(specifier: string): string {
-  const parts = specifier.split('/');
-  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-}
-
-const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);
-
-/** Every file reachable from the entry point, and every package they import. */
-function closure(entry: string): { files: string[]; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const pending = [entry];
-  while (pending.length) {
-    const file = pending.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    for (const specifier of importsOf(file)) {
-      if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier));
-      else if (!isBuiltin(specifier)) packages.add(packageName(specifier));
-    }
-  }
-  return { files: [...files].map((file) => relative(REPO_ROOT, file)), packages };
-}
-
 image('the Dockerfile has a build stage and the image stage', () => {
   assert.ok(BUILD_STAGE?.includes(' AS build'), 'the first stage is not named build');
   assert.ok(IMAGE_STAGE, 'no second stage');
@@ -68,7 +36,7 @@ image('the Dockerfile has a build stage and the image stage', () => {
 image('the build stage holds every file the server imports, at its path in the repository', () => {
   const copies = copiesOf(BUILD_STAGE!);
   for (const { source, landsAt } of copies) assert.is(landsAt, `./${source}`, `COPY ${source}`);
-  const { files } = closure(join(REPO_ROOT, 'webhook/src/server.ts'));
+  const { files } = importClosure(join(REPO_ROOT, 'webhook/src/server.ts'));
   assert.ok(files.length > 20, `only ${files.length} files found: the import scan is broken`);
   const copied = copies.map((copy) => copy.source);
   const missing = files.filter((file) => !existsSync(join(REPO_ROOT, file)) || !copied.some((path) => file === path || file.startsWith(`${path}/`)));
@@ -76,7 +44,7 @@ image('the build stage holds every file the server imports, at its path in the r
 });
 
 image('the build stage installs every package the server imports, then bundles', () => {
-  const { packages } = closure(join(REPO_ROOT, 'webhook/src/server.ts'));
+  const { packages } = importClosure(join(REPO_ROOT, 'webhook/src/server.ts'));
   assert.ok(packages.has('@kubernetes/client-node') && packages.has('@peculiar/x509'), [...packages].join(', '));
   // Dependencies of the running server, though the bundle carries them: the lock file says so.
   const notDependencies = [...packages].filter((name) => !(name in (PACKAGE.dependencies ?? {})));

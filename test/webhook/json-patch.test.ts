@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { patchBetween } from '../../webhook/src/admission/json-patch.ts';
-import { deepFreeze } from '../../webhook/src/shared/deep-freeze.ts';
+import { deepFreeze } from '#core/deep-freeze.ts';
 import { pick, random } from '../helpers/random.ts';
 import { FIXTURES } from '../helpers/webhook.ts';
 

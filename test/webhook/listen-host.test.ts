@@ -1,10 +1,10 @@
 /**
- * Where the process listens (webhook/src/listen-host.ts). The probe is replaced here: the tests
+ * Where the process listens (core/src/http/listen-host.ts). The probe is replaced here: the tests
  * listen on loopback only, so '::' itself is never bound; its one real use binds '::1'.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bindProbe, listenHost } from '../../webhook/src/listen-host.ts';
+import { bindProbe, listenHost } from '#core/http/listen-host.ts';
 
 const host = suite('webhook listen host');
 

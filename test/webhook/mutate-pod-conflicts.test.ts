@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
 import { mutatePod, type Outcome, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
-import { deepFreeze } from '../../webhook/src/shared/deep-freeze.ts';
+import { deepFreeze } from '#core/deep-freeze.ts';
 import { FIXTURES, testConfig, testDeps } from '../helpers/webhook.ts';
 
 const conflicts = suite('webhook: mutatePod and what the pod already has');

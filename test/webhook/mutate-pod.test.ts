@@ -4,9 +4,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
-import { describeNode } from '../../webhook/src/gpu/node-gpus.ts';
+import { describeNode } from '#core/gpu/node-gpus.ts';
 import fastJsonPatch from 'fast-json-patch';
-import { deepFreeze } from '../../webhook/src/shared/deep-freeze.ts';
+import { deepFreeze } from '#core/deep-freeze.ts';
 import { FIXTURES, NODES, testConfig, testDeps } from '../helpers/webhook.ts';
 
 const decisions = suite('webhook: mutatePod decisions');

@@ -6,10 +6,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import Fastify from 'fastify';
-import { NodeInventory } from '../../webhook/src/gpu/inventory.ts';
+import { NodeInventory } from '#core/gpu/inventory.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
-import { registerHealthRoutes } from '../../webhook/src/routes/health.ts';
-import { loadKubeConfig } from '../../webhook/src/shared/kube.ts';
+import { registerHealthRoutes } from '#core/http/health-routes.ts';
+import { loadKubeConfig } from '#core/kube/client.ts';
 import { startKubeStub } from '../helpers/kube-stub.ts';
 import { cpuOnly, mixedA100, mpsNode, plainL40, timeSlicedT4 } from './gpu/fixtures.ts';
 

@@ -8,10 +8,10 @@ import { allow, deny, parseReview } from './admission/review.ts';
 import { replyWithReview } from './routes/review-reply.ts';
 import type { PodMutationDeps } from './admission/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { registerHealthRoutes } from './routes/health.ts';
-import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerHealthRoutes } from '#core/http/health-routes.ts';
+import { registerMetricsRoute } from '#core/http/metrics-route.ts';
 import { registerMutateRoute } from './routes/mutate.ts';
-import { SERVING_TLS_OPTIONS } from './tls/policy.ts';
+import { SERVING_TLS_OPTIONS } from '#core/tls/policy.ts';
 import {
   BODY_LIMIT, BodyBudget, ConnectionGuard, createRefusals, KEEP_ALIVE_TIMEOUT_MS, Overloaded, BodyTooLarge, serverLimits, serverTimeouts, type ServerLimits,
 } from './server-limits.ts';

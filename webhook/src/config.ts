@@ -1,17 +1,16 @@
 /**
  * The webhook's configuration: the `webhook` section of the chart's values, rendered into a
- * ConfigMap, checked at start against the chart's own values.schema.json, so a value that
- * `helm install` accepts is a value the webhook accepts, and a bad one stops start-up with a
- * message that names the key.
+ * ConfigMap, checked at start against the chart's own values.schema.json by the shared loader
+ * (#core/config/load-section.ts), then the namespace defaults read as a pod's annotations are.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import { parse } from 'yaml';
+import { ConfigError, loadSection } from '#core/config/load-section.ts';
 import type { Values } from '../../generator/generated/values.ts';
-import { closestName } from '../../generator/src/validate/closest-name.ts';
-import { ANNOTATION_NAMES, ANNOTATIONS, GPU_REQUEST_ANNOTATIONS, quote } from './annotations.ts';
-import { parseGpuValue } from './gpu/resolve.ts';
+import { closestName } from '#core/validate/closest-name.ts';
+import { ANNOTATION_NAMES, ANNOTATIONS, GPU_REQUEST_ANNOTATIONS } from './annotations.ts';
+import { quote } from '#core/text/quote.ts';
+import { parseGpuValue } from '#core/gpu/resolve.ts';
 import { authValueProblem } from './mutations/auth-sidecar.ts';
 import { parseRepositories } from './mutations/cvmfs.ts';
 
@@ -23,23 +22,15 @@ export interface WebhookConfig {
   authSidecarBootstrap?: string;
 }
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** Files of the webhook's ConfigMap: `webhook.yaml` (the values section) and `auth-sidecar.yaml`. */
 export function loadConfig(dir: string, schemaFile: string): WebhookConfig {
   const valuesFile = join(dir, 'webhook.yaml');
-  if (!existsSync(valuesFile)) throw new ConfigError(`${valuesFile} is missing: the chart mounts the webhook's ConfigMap there`);
-  let values: unknown;
-  try {
-    values = parse(readFileSync(valuesFile, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`${valuesFile}: invalid YAML: ${(err as Error).message}`);
-  }
-  const problems = validateWebhookValues(values, JSON.parse(readFileSync(schemaFile, 'utf8')));
-  if (problems.length) throw new ConfigError(`${valuesFile} does not match the chart's schema:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const { values } = loadSection<WebhookValues>(valuesFile, schemaFile, ['webhook'], "the chart mounts the webhook's ConfigMap there");
   const sidecarFile = join(dir, 'auth-sidecar.yaml');
   const config: WebhookConfig = {
-    values: values as WebhookValues,
+    values,
     authSidecarBootstrap: existsSync(sidecarFile) ? readFileSync(sidecarFile, 'utf8') : undefined,
   };
   const defaults = namespaceDefaultProblems(config);
@@ -107,26 +98,4 @@ function defaultProblem(key: string, value: string, config: WebhookConfig): stri
       return `unknown key (${closest ? `did you mean ${closest}?` : `known: ${ANNOTATION_NAMES.join(', ')}`})`;
     }
   }
-}
-
-/** Problems of `values` against `properties.webhook` of the chart's schema, as `webhook.<key>: <message>`. */
-export function validateWebhookValues(values: unknown, chartSchema: Record<string, any>): string[] {
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  const validate = ajv.compile({ ...chartSchema.properties.webhook, definitions: chartSchema.definitions });
-  if (validate(values)) return [];
-  // A key refused by propertyNames is reported twice, as "property name must be valid" and as
-  // the inner keyword's error with the key in `propertyName`: the second, with the key named, is kept.
-  return (validate.errors ?? []).filter((err) => err.keyword !== 'propertyNames').map((err) => {
-    const key = (err as { propertyName?: string }).propertyName;
-    const where = `webhook${err.instancePath.replaceAll('/', '.')}${key === undefined ? '' : `.${key}`}`;
-    const extra = 'additionalProperty' in err.params ? ` "${err.params.additionalProperty}"` : '';
-    const allowed = 'allowedValues' in err.params ? ` (${(err.params.allowedValues as unknown[]).join(', ')})` : '';
-    if (key !== undefined && 'allowedValues' in err.params) {
-      const names = (err.params.allowedValues as unknown[]).map(String);
-      const closest = closestName(key, names);
-      return `${where}: unknown key (${closest ? `did you mean ${closest}?` : `allowed: ${names.join(', ')}`})`;
-    }
-    if (key !== undefined) return `${where}: this key ${err.message}`;
-    return `${where}: ${err.message}${extra}${allowed}`;
-  });
 }

@@ -3,8 +3,8 @@
  * and, read when scraped (no timers), the node view's health and the serving certificate's expiry.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { OFFER_KINDS, type InventoryStatus } from './gpu/inventory.ts';
-import { createRegistry } from './shared/metrics.ts';
+import { OFFER_KINDS, type InventoryStatus } from '#core/gpu/inventory.ts';
+import { createRegistry } from '#core/http/metrics-registry.ts';
 
 /** What the scrape-time metrics read; each is left out when not given (tests of the routes alone). */
 export interface WebhookMetricSources {

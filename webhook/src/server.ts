@@ -13,14 +13,14 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { NodeInventory } from './gpu/inventory.ts';
+import { NodeInventory } from '#core/gpu/inventory.ts';
 import { createWebhookMetrics } from './metrics.ts';
-import { loadKubeConfig } from './shared/kube.ts';
-import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from './shared/tls-reload.ts';
+import { loadKubeConfig } from '#core/kube/client.ts';
+import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from '#core/tls/reload.ts';
 import { claimLookup } from './claim-lookup.ts';
 import { serverLimits } from './server-limits.ts';
-import { listenHost } from './listen-host.ts';
-import { SERVING_TLS_OPTIONS } from './tls/policy.ts';
+import { listenHost } from '#core/http/listen-host.ts';
+import { SERVING_TLS_OPTIONS } from '#core/tls/policy.ts';
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;

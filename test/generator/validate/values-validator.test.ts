@@ -1,6 +1,6 @@
 /**
  * `supersonic validate` (generator/src/validate-cli.ts) and the module it shares with the servers
- * (generator/src/validate/values-validator.ts): real 0.3.1 files with one injected mistake each,
+ * (core/src/validate/values-validator.ts): real 0.3.1 files with one injected mistake each,
  * one test per kind of message, run as users run it (a process, its output and exit code), with
  * Helm 4 and Helm 3 for the chart's cross-field checks; and the bundle `make package` ships.
  */
@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { quantityHint, validateValuesText } from '../../../generator/src/validate/values-validator.ts';
+import { validateValuesText } from '#core/validate/values-validator.ts';
+import { quantitySpelling } from '#core/validate/quantity.ts';
 import { editorSchema } from '../../../generator/src/render/values-schema.ts';
 import { bundleValidator } from '../../../generator/src/package-chart.ts';
 import { COMPAT_DIR } from '../../helpers/compat.ts';
@@ -84,9 +85,9 @@ cli('a quantity: 3GB → say 3G or 3Gi, at the value\'s column in a flow map', (
   const line = lineOf(text, /memory: 3GB/);
   const column = text.split('\n')[line - 1]!.indexOf('3GB') + 1;
   assert.match(r.stdout, `quantity.yaml:${line}:${column}: triton.resources.limits.memory: "3GB" is not a Kubernetes quantity: write 3G (powers of 1000) or 3Gi (powers of 1024)`);
-  assert.is(quantityHint('512 Mi'), '512Mi');
-  assert.is(quantityHint('2gib'), '2Gi');
-  assert.is(quantityHint('lots'), undefined);
+  assert.is(quantitySpelling('512 Mi', true), '512Mi');
+  assert.is(quantitySpelling('2gib', true), '2Gi');
+  assert.is(quantitySpelling('lots', true), undefined);
 });
 
 cli('a legacy 0.3 key: a warning naming what replaced it; alone, still exit 0 (Helm accepts it)', () => {
@@ -145,8 +146,9 @@ module('a section against its subschema, named with its prefix, defaults merged 
 });
 
 module('imports nothing from Node, so a browser can run it: only ajv, yaml and its own folder', () => {
-  const imports = (file: string) => [...readFileSync(join(REPO_ROOT, 'generator/src/validate', file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-  assert.equal(imports('values-validator.ts').sort(), ['./closest-name.ts', 'ajv', 'yaml']);
+  const imports = (file: string) => [...readFileSync(join(REPO_ROOT, 'core/src/validate', file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+  assert.equal(imports('values-validator.ts').sort(), ['./closest-name.ts', './quantity.ts', 'ajv', 'yaml']);
+  assert.equal(imports('quantity.ts'), []);
   assert.equal(imports('closest-name.ts'), []);
 });
 

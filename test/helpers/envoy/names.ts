@@ -2,7 +2,7 @@
  * Names, paths and "did you mean" hints for the Envoy config validator.
  */
 import protobuf from 'protobufjs';
-import { closestName } from '../../../generator/src/validate/closest-name.ts';
+import { closestName } from '#core/validate/closest-name.ts';
 
 export function typeName(type: protobuf.ReflectionObject): string {
   return type.fullName.replace(/^\./, '');

@@ -7,7 +7,7 @@ import {
   migProfileName,
   migResourceName,
   parseMigProfile,
-} from '../../../webhook/src/shared/gpu-catalogue.ts';
+} from '#core/gpu/catalogue.ts';
 
 const parse = suite('gpu-catalogue: profile names');
 

@@ -4,7 +4,7 @@
  * shows what it depends on. operator-nodes.ts has the full label sets the GPU Operator writes.
  * Not a test file: the .test.ts files import it.
  */
-import type { NodeLike } from '../../../webhook/src/gpu/node-gpus.ts';
+import type { NodeLike } from '#core/gpu/node-gpus.ts';
 
 export function gpuNode(name: string, labels: Record<string, string>, allocatable: Record<string, string>, spec: NodeLike['spec'] = {}): NodeLike {
   return {

@@ -11,7 +11,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KubeConfig } from '@kubernetes/client-node';
-import { NodeInventory } from '../../../webhook/src/gpu/inventory.ts';
+import { NodeInventory } from '#core/gpu/inventory.ts';
 import { startCluster, type Cluster } from '../../helpers/cluster/control-plane.ts';
 import { deleteNode, putNode } from '../../helpers/cluster/nodes.ts';
 import { eventually } from '../../helpers/cluster/shared.ts';

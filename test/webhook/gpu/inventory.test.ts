@@ -2,8 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeInventory } from '../../../webhook/src/gpu/inventory.ts';
-import { loadKubeConfig } from '../../../webhook/src/shared/kube.ts';
+import { NodeInventory } from '#core/gpu/inventory.ts';
+import { loadKubeConfig } from '#core/kube/client.ts';
 import { startKubeStub, type KubeStub } from '../../helpers/kube-stub.ts';
 import { cpuOnly, gpuNode, mixedA100, plainL40 } from './fixtures.ts';
 
@@ -147,7 +147,7 @@ watched('a malformed event is skipped and reported, and the watch goes on', asyn
   stub.put(NODES, plainL40('l40-1'));
   await until(() => names(inventory).includes('l40-1'), 'the good node after the bad one');
   assert.is(errors.length, 1);
-  assert.match(String(errors[0]), 'watch event ADDED without a node name');
+  assert.match(String(errors[0]), 'watch event ADDED without a name');
   assert.is(inventory.status().errors, 1);
   assert.is(inventory.status().lists, 1, 'no re-list needed');
 });

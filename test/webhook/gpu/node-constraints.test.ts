@@ -1,7 +1,7 @@
 /** A pod's own node constraints, matched against node labels as the scheduler matches them. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readNodeConstraints, type NodeConstraints } from '../../../webhook/src/gpu/node-constraints.ts';
+import { readNodeConstraints, type NodeConstraints } from '#core/gpu/node-constraints.ts';
 
 const constraints = suite('readNodeConstraints');
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeNode } from '../../../webhook/src/gpu/node-gpus.ts';
+import { describeNode } from '#core/gpu/node-gpus.ts';
 import { cpuOnly, gpuNode, mixedA100, mpsNode, mpsSharedNode, plainL40, singleH100, timeSlicedT4 } from './fixtures.ts';
 
 const describe = suite('describeNode: one node per strategy');

@@ -5,8 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeNode } from '../../../webhook/src/gpu/node-gpus.ts';
-import { resolveGpuRequest, type Resolution } from '../../../webhook/src/gpu/resolve.ts';
+import { describeNode } from '#core/gpu/node-gpus.ts';
+import { resolveGpuRequest, type Resolution } from '#core/gpu/resolve.ts';
 import { operatorClusterNodes } from './operator-nodes.ts';
 
 const GiB = 2 ** 30;

@@ -22,7 +22,7 @@
  * The MIG device figures (memory per slice, multiprocessors, engines) are those GFD reports for
  * an A100 80 GB, matching `nvidia-smi mig -lgip` on that GPU.
  */
-import type { NodeLike } from '../../../webhook/src/gpu/node-gpus.ts';
+import type { NodeLike } from '#core/gpu/node-gpus.ts';
 
 export interface GpuModel {
   /** As GFD writes it: nvidia-smi's name with spaces as dashes. */

@@ -1,9 +1,9 @@
 /** The remembered resolution: the same answer while the node snapshot stays, a fresh one after. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeNode } from '../../../webhook/src/gpu/node-gpus.ts';
-import { MAX_REMEMBERED, resolveGpuRequestCached } from '../../../webhook/src/gpu/resolve-cached.ts';
-import { resolveGpuRequest, type GpuRequest } from '../../../webhook/src/gpu/resolve.ts';
+import { describeNode } from '#core/gpu/node-gpus.ts';
+import { MAX_REMEMBERED, resolveGpuRequestCached } from '#core/gpu/resolve-cached.ts';
+import { resolveGpuRequest, type GpuRequest } from '#core/gpu/resolve.ts';
 import { mixedA100, plainL40 } from './fixtures.ts';
 
 const cached = suite('resolveGpuRequestCached');

@@ -5,10 +5,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeNode } from '../../../webhook/src/gpu/node-gpus.ts';
-import { readNodeConstraints, type NodeConstraints } from '../../../webhook/src/gpu/node-constraints.ts';
-import { resolveGpuRequestCached } from '../../../webhook/src/gpu/resolve-cached.ts';
-import { available, resolveGpuRequest, type GpuRequest, type Resolution } from '../../../webhook/src/gpu/resolve.ts';
+import { describeNode } from '#core/gpu/node-gpus.ts';
+import { readNodeConstraints, type NodeConstraints } from '#core/gpu/node-constraints.ts';
+import { resolveGpuRequestCached } from '#core/gpu/resolve-cached.ts';
+import { available, resolveGpuRequest, type GpuRequest, type Resolution } from '#core/gpu/resolve.ts';
 import { webhookClusterNodes } from './operator-nodes.ts';
 
 const GiB = 2 ** 30;

@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeNode } from '../../../webhook/src/gpu/node-gpus.ts';
-import { available, parseGpuAnnotations, resolveGpuRequest, type Resolution } from '../../../webhook/src/gpu/resolve.ts';
+import { describeNode } from '#core/gpu/node-gpus.ts';
+import { available, resolveGpuRequest, type Resolution } from '#core/gpu/resolve.ts';
+import { parseGpuAnnotations } from '../../../webhook/src/mutations/gpu-annotations.ts';
 import { cpuOnly, gpuNode, mixedA100, mpsNode, mpsSharedNode, plainL40, singleH100, timeSlicedT4 } from './fixtures.ts';
 
 const P = 'supersonic.fastmachinelearning.org/';

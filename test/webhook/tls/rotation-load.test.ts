@@ -7,7 +7,7 @@ import { Agent, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { applySecureContext, watchCertificateFiles } from '../../../webhook/src/shared/tls-reload.ts';
+import { applySecureContext, watchCertificateFiles } from '#core/tls/reload.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS, fingerprint } from '../../../webhook/src/tls/certificates.ts';
 import { get, SERVERNAME, secretVolume, waitFor } from './helpers.ts';
 

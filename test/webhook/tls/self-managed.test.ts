@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKubeConfig } from '../../../webhook/src/shared/kube.ts';
+import { loadKubeConfig } from '#core/kube/client.ts';
 import { chainsTo, DAY_MS, expiresAt, splitPemBundle } from '../../../webhook/src/tls/certificates.ts';
 import { SelfManagedTls, type CertificateBundle, type SelfManagedTlsOptions } from '../../../webhook/src/tls/self-managed.ts';
 import { startKubeStub, type KubeStub } from '../../helpers/kube-stub.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCertificateAuthority, createServingCertificate, DAY_MS, fingerprint, type PemPair } from '../../../webhook/src/tls/certificates.ts';
-import { applySecureContext, watchCertificateFiles } from '../../../webhook/src/shared/tls-reload.ts';
+import { applySecureContext, watchCertificateFiles } from '#core/tls/reload.ts';
 import { get, SERVERNAME, secretVolume, waitFor } from './helpers.ts';
 
 const test = suite('webhook tls: hot reload');

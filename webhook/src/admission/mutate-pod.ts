@@ -5,9 +5,10 @@
  * mutation and the status annotation.
  */
 import type { Operation } from 'fast-json-patch';
-import { clip, few, INJECT_LABEL, MIRROR_ANNOTATION, STATUS_ANNOTATION } from '../annotations.ts';
+import { INJECT_LABEL, MIRROR_ANNOTATION, STATUS_ANNOTATION } from '../annotations.ts';
+import { clip, few } from '#core/text/quote.ts';
 import type { WebhookConfig } from '../config.ts';
-import type { DescribedNode } from '../gpu/node-gpus.ts';
+import type { DescribedNode } from '#core/gpu/node-gpus.ts';
 import { injectAuthSidecar } from '../mutations/auth-sidecar.ts';
 import { injectCvmfs, type ClaimLookup } from '../mutations/cvmfs.ts';
 import { injectGpu } from '../mutations/gpu.ts';

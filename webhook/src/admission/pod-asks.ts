@@ -3,8 +3,9 @@
  * the prefix; and a warning for each annotation under our prefix that we do not read (a typo
  * would otherwise be silently ignored), with the closest name we do read.
  */
-import { closestName } from '../../../generator/src/validate/closest-name.ts';
-import { ANNOTATION_NAMES, ANNOTATIONS, clip, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
+import { closestName } from '#core/validate/closest-name.ts';
+import { ANNOTATION_NAMES, ANNOTATIONS, GPU_REQUEST_ANNOTATIONS, INJECT_LABEL, PREFIX, STATUS_ANNOTATION } from '../annotations.ts';
+import { clip } from '#core/text/quote.ts';
 import type { WebhookConfig } from '../config.ts';
 
 export interface PodAsks {

@@ -9,7 +9,8 @@
  * the app's own port would be open on the node's addresses anyway), and a pod that already has
  * a container of the sidecar's name, or its port or port name, for something else.
  */
-import { ANNOTATIONS, clip, PREFIX, quote } from '../annotations.ts';
+import { ANNOTATIONS, PREFIX } from '../annotations.ts';
+import { clip, quote } from '#core/text/quote.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';
 
 export const AUTH_SIDECAR = 'supersonic-auth';

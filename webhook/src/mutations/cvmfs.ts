@@ -15,7 +15,8 @@
  * inside it) is refused with the reason, never merged with ours. What this mutation wrote
  * before (a reinvocation) is recognised and kept once.
  */
-import { ANNOTATIONS, clip, few, PREFIX, quote } from '../annotations.ts';
+import { ANNOTATIONS, PREFIX } from '../annotations.ts';
+import { clip, few, quote } from '#core/text/quote.ts';
 import type { WebhookValues } from '../config.ts';
 import { isAuthSidecar } from './auth-sidecar.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';

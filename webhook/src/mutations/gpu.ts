@@ -7,11 +7,13 @@
  * cannot be satisfied there is refused, saying what is available, instead of a pod Pending
  * forever; so is one that no node could give alongside another container's nvidia.com/gpu.
  */
-import { ANNOTATIONS, clip, DEFAULT_CONTAINER_ANNOTATION, few, PREFIX, quote } from '../annotations.ts';
-import { readNodeConstraints } from '../gpu/node-constraints.ts';
-import { GPU, type DescribedNode } from '../gpu/node-gpus.ts';
-import { resolveGpuRequestCached } from '../gpu/resolve-cached.ts';
-import { parseGpuAnnotations, type MatchExpression, type Resolution } from '../gpu/resolve.ts';
+import { ANNOTATIONS, DEFAULT_CONTAINER_ANNOTATION, PREFIX } from '../annotations.ts';
+import { clip, few, quote } from '#core/text/quote.ts';
+import { readNodeConstraints } from '#core/gpu/node-constraints.ts';
+import { GPU, type DescribedNode } from '#core/gpu/node-gpus.ts';
+import { resolveGpuRequestCached } from '#core/gpu/resolve-cached.ts';
+import { type MatchExpression, type Resolution } from '#core/gpu/resolve.ts';
+import { parseGpuAnnotations } from './gpu-annotations.ts';
 import { nothing, type MutationContext, type MutationResult } from './context.ts';
 
 /**

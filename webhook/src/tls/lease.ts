@@ -11,6 +11,7 @@
  * holderIdentity) for an immediate takeover. Every write is a compare-and-swap on
  * resourceVersion: a 409 means another replica won the round.
  */
+import { orUndefinedOn404, statusOf } from '#core/kube/api-errors.ts';
 import { performance } from 'node:perf_hooks';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1OwnerReference } from '@kubernetes/client-node';
 
@@ -103,19 +104,5 @@ export class LeaseLock {
         leaseTransitions: (existing?.spec?.leaseTransitions ?? 0) + (existing && !mine ? 1 : 0),
       },
     };
-  }
-}
-
-export function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-export async function orUndefinedOn404<T>(request: Promise<T>): Promise<T | undefined> {
-  try {
-    return await request;
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
   }
 }

@@ -9,13 +9,11 @@
  * caBundle is patched only when it differs, and CA replacement trusts old and new CA together
  * before any replica serves a certificate from the new one.
  */
-import { performance } from 'node:perf_hooks';
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
   PatchStrategy,
   setHeaderOptions,
-  Watch,
   type KubeConfig,
   type V1OwnerReference,
   type V1Secret,
@@ -33,7 +31,9 @@ import {
   splitPemBundle,
   type PemPair,
 } from './certificates.ts';
-import { LeaseLock, orUndefinedOn404, statusOf } from './lease.ts';
+import { ListWatchLoop } from '#core/kube/list-watch.ts';
+import { describeApiError as describe, orUndefinedOn404, statusOf } from '#core/kube/api-errors.ts';
+import { LeaseLock } from './lease.ts';
 
 export interface CertificateBundle {
   cert: string;
@@ -98,7 +98,7 @@ export class SelfManagedTls {
   private checkFailures = 0;
   private started = false;
   private leaseRunning?: Promise<void>;
-  private watchAbort?: AbortController;
+  private secretWatch?: ListWatchLoop<V1Secret>;
   private readonly ready: {
     promise: Promise<CertificateBundle>;
     resolve(bundle: CertificateBundle): void;
@@ -143,7 +143,7 @@ export class SelfManagedTls {
     this.started = true;
     void this.leaseLoop();
     this.wakeCheck();
-    void this.watchSecret(0);
+    this.watchSecret();
     return this.ready.promise;
   }
 
@@ -152,7 +152,7 @@ export class SelfManagedTls {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     clearTimeout(this.checkTimer);
-    this.watchAbort?.abort();
+    this.secretWatch?.stop();
     await Promise.allSettled([this.checkRunning, this.leaseRunning]);
     try {
       if (await this.lease.release()) this.log.info({ lease: this.leaseName }, 'released the TLS Lease');
@@ -356,32 +356,27 @@ export class SelfManagedTls {
     this.ready.resolve(this.current);
   }
 
-  /** The watch makes rotations reach every replica at once; the periodic check covers missed events. */
-  private async watchSecret(failures: number): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * The watch makes rotations reach every replica at once; the periodic check covers missed
+   * events. The shared list-watch loop, without a list: the Secret is named by a field selector,
+   * which RBAC authorizes as that name, and each round's watch starts with it as ADDED.
+   */
+  private watchSecret(): void {
     const { namespace, secretName } = this.options;
-    const startedAt = performance.now();
-    const restart = (err: unknown) => {
-      if (this.stopped) return;
-      // A watch that ran for a while and was closed by the server is normal: reconnect promptly.
-      const next = performance.now() - startedAt > 10_000 ? 0 : failures + 1;
-      if (err) this.log.warn({ err: describe(err), attempt: next }, 'TLS Secret watch ended; reconnecting');
-      this.later(() => void this.watchSecret(next), next ? backoff(next, 30_000) : 100);
-      this.wakeCheck();
-    };
-    this.watchAbort = await new Watch(this.options.kubeConfig)
-      .watch(
-        `/api/v1/namespaces/${namespace}/secrets`,
-        { fieldSelector: `metadata.name=${secretName}` },
-        (type, object: V1Secret) => {
-          if (object?.metadata?.name !== secretName) return;
-          if (type === 'ADDED' || type === 'MODIFIED') this.deliver(object, ++this.seq);
-          if (this.isHolder) this.wakeCheck(); // deleted or edited behind our back: repair
-        },
-        restart,
-      )
-      .catch((err) => (restart(err), undefined));
-    if (this.stopped) this.watchAbort?.abort(); // stop() came while the watch was connecting
+    this.secretWatch = new ListWatchLoop<V1Secret>({
+      path: `/api/v1/namespaces/${namespace}/secrets`,
+      fieldSelector: `metadata.name=${secretName}`,
+      initialBackoffMs: 100,
+      healthyAfterMs: 10_000,
+      onEvent: (type, secret) => {
+        if (secret.metadata?.name !== secretName) return;
+        if (type === 'ADDED' || type === 'MODIFIED') this.deliver(secret, ++this.seq);
+        if (this.isHolder) this.wakeCheck(); // deleted or edited behind our back: repair
+      },
+      onWatchEnd: () => this.wakeCheck(),
+      onError: (err) => this.log.warn({ err: describe(err) }, 'TLS Secret watch ended; reconnecting'),
+    });
+    void this.secretWatch.start(this.options.kubeConfig);
   }
 
   private later(fn: () => void, ms: number): void {
@@ -420,16 +415,4 @@ function encodeData(s: Stored): Record<string, string> {
 function backoff(failures: number, capMs: number): number {
   const ms = Math.min(capMs, 200 * 2 ** Math.min(failures - 1, 20));
   return ms / 2 + (Math.random() * ms) / 2;
-}
-
-/** One line instead of client-node's message, which embeds every response header. */
-function describe(err: unknown): string {
-  const code = statusOf(err);
-  if (code === undefined) return err instanceof Error ? err.message : String(err);
-  let body = (err as { body?: unknown }).body;
-  try {
-    if (typeof body === 'string') body = JSON.parse(body);
-  } catch {}
-  const message = (body as { message?: string } | undefined)?.message;
-  return `HTTP ${code}${message ? `: ${message}` : ''}`;
 }

@@ -9,7 +9,7 @@
  * allow, so the constraints are part of the key: the pods of one Deployment share them, and so
  * share the answer.
  */
-import { deepFreeze } from '../shared/deep-freeze.ts';
+import { deepFreeze } from '../deep-freeze.ts';
 import type { NodeConstraints } from './node-constraints.ts';
 import type { DescribedNode } from './node-gpus.ts';
 import { resolveAmongAllowed } from './resolve-constrained.ts';

@@ -5,7 +5,7 @@
  * single strategy, an MPS share or a time-sliced replica), so the resolver needs this per-node
  * reading to know what a pod would actually get.
  */
-import { parseMigProfile, migProfileName } from '../shared/gpu-catalogue.ts';
+import { parseMigProfile, migProfileName } from './catalogue.ts';
 
 export const LABEL_PRODUCT = 'nvidia.com/gpu.product';
 export const LABEL_MEMORY = 'nvidia.com/gpu.memory';

@@ -1,15 +1,22 @@
 /**
- * Turns a pod's GPU annotations into the extended resource to request, plus the node-affinity
- * expressions that pin the pod to nodes where that resource means what was asked for. The
+ * Turns a GPU ask (a MIG profile, an amount of memory, MPS shares, whole GPUs) into the extended
+ * resource to request, plus the node-affinity expressions that pin the pod to nodes where that
+ * resource means what was asked for. The
  * choice is made against the cluster's current nodes (see inventory.ts) because the same
  * resource name means different things on different nodes (see node-gpus.ts).
  */
-import { isKnownMigProfile, migProfileName, parseMigProfile } from '../shared/gpu-catalogue.ts';
+import { isKnownMigProfile, migProfileName, parseMigProfile } from './catalogue.ts';
 import { GPU, GPU_SHARED, LABEL_MEMORY, LABEL_PRODUCT, LABEL_SHARING, type DescribedNode, type Offer } from './node-gpus.ts';
-import { clip, GPU_REQUEST_ANNOTATIONS, PREFIX, quote } from '../annotations.ts';
-import { parseQuantity, quantitySpelling } from './quantity.ts';
+import { clip, quote } from '../text/quote.ts';
+import { parseQuantity, quantitySpelling } from '../validate/quantity.ts';
 
-export type GpuRequestAnnotation = (typeof GPU_REQUEST_ANNOTATIONS)[number];
+/**
+ * The ways to ask for a GPU, which exclude one another: a MIG profile, an amount of GPU memory,
+ * MPS shares, whole GPUs. The webhook's pod annotations and the dispatcher's configuration use
+ * these names.
+ */
+export const GPU_ASKS = ['gpu-profile', 'gpu-memory', 'gpu-mps', 'gpu'] as const;
+export type GpuAsk = (typeof GPU_ASKS)[number];
 
 export type GpuRequest =
   | { kind: 'profile'; profile: string; count: number }
@@ -36,31 +43,11 @@ const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
 /**
- * Reads a pod's GPU request from its asks (our annotations without the prefix, over the
- * namespace defaults); none set is `{}`, a bad or ambiguous set is `{ error }`, which names
- * the annotations in full.
+ * One GPU ask's value, read alone: the request, or what is wrong with it (a sentence that does
+ * not name where it was written, so that a pod's annotation, a namespace default and the
+ * dispatcher's configuration can each say where it was found).
  */
-export function parseGpuAnnotations(asks: Record<string, string> | undefined): { request?: GpuRequest; error?: string } {
-  const set = GPU_REQUEST_ANNOTATIONS.filter((name) => typeof asks?.[name] === 'string');
-  if (set.length === 0) return {};
-  if (set.length > 1) {
-    if (asks!.gpu === 'none') {
-      const others = set.filter((name) => name !== 'gpu').map((name) => PREFIX + name);
-      return { error: `${PREFIX}gpu: none asks for no GPU, but the pod also sets ${others.join(' and ')}; set one or the other` };
-    }
-    return { error: `set only one GPU annotation; found ${set.map((name) => PREFIX + name).join(' and ')}` };
-  }
-  const name = set[0]!;
-  const parsed = parseGpuValue(name, asks![name]!);
-  return 'problem' in parsed ? { error: `${PREFIX}${name}: ${parsed.problem}` } : parsed;
-}
-
-/**
- * One GPU annotation's value, read alone: the request, or what is wrong with it (a sentence
- * that does not name the annotation, so that the pod's path and the check of namespace
- * defaults at start-up can each say where it was found).
- */
-export function parseGpuValue(name: GpuRequestAnnotation, text: string): { request: GpuRequest } | { problem: string } {
+export function parseGpuValue(name: GpuAsk, text: string): { request: GpuRequest } | { problem: string } {
   const value = text.trim();
   const bad = (expected: string) => ({ problem: `${quote(value)} is not ${expected}` });
   switch (name) {

@@ -13,6 +13,7 @@
  * when the file removes it.
  */
 import { closestName } from './closest-name.ts';
+import { quantitySpelling } from './quantity.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 
@@ -108,21 +109,6 @@ function withoutNulls(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
 }
 
-/**
- * What to write instead of a string that is not a Kubernetes quantity: `1GB` → `1G` or `1Gi`,
- * `512 Mi` → `512Mi`, `2gi` → `2Gi`; undefined when there is no obvious fix.
- */
-export function quantityHint(value: string): string | undefined {
-  const match = value.trim().match(/^([+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*([A-Za-z]+)$/);
-  if (!match) return undefined;
-  const [, number, unit] = match as unknown as [string, string, string];
-  const letter = unit[0]!.toUpperCase() === 'K' ? 'k' : unit[0]!.toUpperCase();
-  if (!'kMGTPE'.includes(letter) || unit.length > 3) return undefined;
-  const binary = `${letter === 'k' ? 'K' : letter}i`;
-  if (unit[1]?.toLowerCase() === 'i') return `${number}${binary}`;
-  return `${number}${letter} (powers of 1000) or ${number}${binary} (powers of 1024)`;
-}
-
 // ---- ajv errors, explained ------------------------------------------------------------------
 
 const compiled = new WeakMap<object, Map<string, ValidateFunction>>();
@@ -177,6 +163,16 @@ function explainOne(err: ErrorObject, root: Schema, source: Source): Problem {
   const at = (segments: (string | number)[], part: 'key' | 'value' = 'value') => locate(source, segments, part);
   const name = (segments: (string | number)[]) => [...source.prefix, ...segments].join('.');
 
+  // A key refused by a map's propertyNames (a closed set of keys, as in namespaceDefaults): the
+  // error is about the key, not the map.
+  const propertyName = (err as { propertyName?: string }).propertyName;
+  if (propertyName !== undefined) {
+    const allowed = err.keyword === 'enum' ? (params.allowedValues as unknown[]).map(String) : [];
+    const closest = closestName(propertyName, allowed);
+    const message = closest ? `unknown key (did you mean ${name([...path, closest])}?)` : allowed.length ? `unknown key (known keys here: ${allowed.join(', ')})` : `this key ${err.message}`;
+    return problem(at([...path, propertyName], 'key'), name([...path, propertyName]), message);
+  }
+
   switch (err.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
@@ -203,7 +199,7 @@ function explainOne(err: ErrorObject, root: Schema, source: Source): Problem {
     case 'anyOf':
     case 'oneOf': {
       if (isQuantitySchema(parent, root)) {
-        const hint = typeof err.data === 'string' ? quantityHint(err.data) : undefined;
+        const hint = typeof err.data === 'string' ? quantitySpelling(err.data, true) : undefined;
         return problem(at(path), name(path), `${JSON.stringify(err.data)} is not a Kubernetes quantity: ${hint ? `write ${hint}` : 'write a number, or a number with a suffix (m, k, M, G, T, or Ki, Mi, Gi, Ti), e.g. 500m, 2G, 16Gi'}`);
       }
       return problem(at(path), name(path), `${describe(err.data)} matches none of the allowed forms${parent.description ? ` (${firstSentence(parent.description)})` : ''}`);

@@ -34,11 +34,13 @@ export function parseQuantity(text: string): Quantity | undefined {
 }
 
 /**
- * For a text that is not a quantity but looks like a memory size in another spelling (`10GB`,
- * `10gi`, `10GiB`, `10kb`), the Kubernetes spellings meant: "10G or 10Gi", "10Gi"; else undefined.
+ * For a text that is not a quantity but looks like a size in another spelling (`10GB`, `10gi`,
+ * `10GiB`, `10kb`, `512 Mi`), the Kubernetes spellings meant: "10G or 10Gi", "10Gi"; else
+ * undefined. `explain` says which is which: "10G (powers of 1000) or 10Gi (powers of 1024)".
+ * The one hint of both the GPU-memory asks and `supersonic validate`.
  */
-export function quantitySpelling(text: string): string | undefined {
-  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([a-zA-Z]{1,3})$/.exec(text);
+export function quantitySpelling(text: string, explain = false): string | undefined {
+  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([a-zA-Z]{1,3})$/.exec(text.trim());
   if (!match) return undefined;
   const number = match[1]!.length > 20 ? '10' : match[1]!;
   let unit = match[2]!.toLowerCase();
@@ -48,6 +50,6 @@ export function quantitySpelling(text: string): string | undefined {
   const decimal = prefix === 'k' ? 'k' : prefix.toUpperCase();
   const binary = `${prefix.toUpperCase()}i`;
   if (unit.length === 2 && unit[1] === 'i') return `${number}${binary}`;
-  if (unit.length === 1) return `${number}${decimal} or ${number}${binary}`;
+  if (unit.length === 1) return explain ? `${number}${decimal} (powers of 1000) or ${number}${binary} (powers of 1024)` : `${number}${decimal} or ${number}${binary}`;
   return undefined;
 }
