@@ -60,8 +60,10 @@ unit: setup ## Run the uvu test suites only
 
 test: setup typecheck verify unit ## Everything CI runs: type-check, generated files in sync, all tests
 
-bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput and latency against a baseline in the same run, memory of the real process
+bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput and latency against a baseline in the same run, memory of the real process; the dispatcher's warm-path overhead against calling the model directly, and its placement against SSIS's policy and an offline bound
 	node test/bench/webhook.bench.ts
+	node test/bench/placement.bench.ts
+	node test/bench/dispatcher.bench.ts
 
 package: verify helm-node ## The chart as a Helm repository in dist/: archive, index.yaml, values schema, Artifact Hub files (MERGE_INDEX=<old index.yaml> keeps older versions)
 	node generator/src/package-chart.ts dist
@@ -75,7 +77,7 @@ publish-oci: package ## Push the chart archive in dist/ to an OCI registry: make
 image: node_modules/.package-lock.json helm-node ## The servers' image as an OCI layout in dist/image, without Docker: reproducible, with an SBOM
 	node webhook/image/build-image.ts dist/image $(if $(PUSH),--push $(PUSH),) $(if $(PLAIN_HTTP),--plain-http,)
 
-bundle: node_modules/.package-lock.json ## Build the webhook's image entry point into webhook/dist (as the Dockerfile's build stage does)
+bundle: node_modules/.package-lock.json ## Build the servers' image entry points into webhook/dist and dispatcher/dist (as the Dockerfile's build stage does)
 	node webhook/bundle.ts
 
 demo: node_modules/.package-lock.json helm-node generate ## Generate the chart, lint it, render it for a real values file, and run the webhook on a sample pod
@@ -89,5 +91,5 @@ demo: node_modules/.package-lock.json helm-node generate ## Generate the chart, 
 	@echo "== webhook: the answer to a sample AdmissionReview (test/fixtures/admission/create-several-containers)"
 	node test/demo/webhook.ts
 
-clean: ## Remove installed tools, scratch output and the webhook bundle
-	rm -rf .tools .out webhook/dist dist
+clean: ## Remove installed tools, scratch output and the servers' bundles
+	rm -rf .tools .out webhook/dist dispatcher/dist dist

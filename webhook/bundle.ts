@@ -1,8 +1,9 @@
 /**
- * Builds the webhook's image entry point into webhook/dist/: server.mjs, which the image runs,
- * and the chunks it imports, holding webhook/src/server.ts and the parts of its packages it uses.
- * Code reached only through import() (certificate generation, for self-managed TLS) is in chunks
- * loaded only when that mode is on.
+ * Builds each server's image entry point: webhook/dist/server.mjs and dispatcher/dist/server.mjs,
+ * which the image runs, and the chunks each imports, holding its src/server.ts and the parts of
+ * its packages (and of the shared core) it uses. One bundle per server, each complete in its
+ * folder: a server loads only its own code. Code reached only through import() (certificate
+ * generation, for the webhook's self-managed TLS) is in chunks loaded only when that mode is on.
  *
  * Why a bundle rather than the sources and node_modules: `@kubernetes/client-node` exports the
  * generated client for every API group from one index, and Node keeps every module it loads.
@@ -14,7 +15,8 @@
  * What a bundle cannot do: load a package's files by path at run time. pino transports (worker
  * threads started from a file) would need that; the server logs to stdout, which needs none.
  *
- *   node webhook/bundle.ts [outdir]      (Node 24, which runs the TypeScript sources as they are)
+ *   node webhook/bundle.ts [webhook|dispatcher outdir]   (Node 24, which runs the TypeScript sources
+ *                                                         as they are; no argument: both servers)
  */
 import { buildSync, type Metafile } from 'esbuild';
 import { rmSync } from 'node:fs';
@@ -22,21 +24,37 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_OUTDIR = join(REPO_ROOT, 'webhook/dist');
+/** The servers of the image: each one's entry point and the folder its bundle goes to. */
+export const SERVERS = {
+  webhook: { entry: 'webhook/src/server.ts', dist: 'webhook/dist' },
+  dispatcher: { entry: 'dispatcher/src/server.ts', dist: 'dispatcher/dist' },
+} as const;
+export type ServerName = keyof typeof SERVERS;
+
+export const DEFAULT_OUTDIR = join(REPO_ROOT, SERVERS.webhook.dist);
 /** The file the image runs, relative to the output directory. */
 export const ENTRY_FILE = 'server.mjs';
-/** The same file from the repository root, whose layout the image keeps under /app: what it runs. */
-export const IMAGE_ENTRY = relative(REPO_ROOT, join(DEFAULT_OUTDIR, ENTRY_FILE));
+/** The file the image runs for a server, from the repository root, whose layout the image keeps under /app. */
+export function imageEntry(server: ServerName): string {
+  return `${SERVERS[server].dist}/${ENTRY_FILE}`;
+}
+/** The webhook's (the chart's webhook Deployment runs it). */
+export const IMAGE_ENTRY = imageEntry('webhook');
+
+/** The webhook's bundle (see bundleServer). */
+export function bundleWebhook(outdir = DEFAULT_OUTDIR): Metafile {
+  return bundleServer('webhook', outdir);
+}
 
 /**
- * Builds into `outdir`, an absolute path (esbuild would read a relative one from the repository
- * root); webhook/dist is emptied first, so no chunk of an older build stays.
+ * Builds one server into `outdir`, an absolute path (esbuild would read a relative one from the
+ * repository root); its default folder is emptied first, so no chunk of an older build stays.
  */
-export function bundleWebhook(outdir = DEFAULT_OUTDIR): Metafile {
-  if (outdir === DEFAULT_OUTDIR) rmSync(outdir, { recursive: true, force: true });
+export function bundleServer(server: ServerName, outdir = join(REPO_ROOT, SERVERS[server].dist)): Metafile {
+  if (outdir === join(REPO_ROOT, SERVERS[server].dist)) rmSync(outdir, { recursive: true, force: true });
   const result = buildSync({
     absWorkingDir: REPO_ROOT,
-    entryPoints: { server: 'webhook/src/server.ts' },
+    entryPoints: { server: SERVERS[server].entry },
     outdir,
     bundle: true,
     // Chunks for code reached only through import() (see above).
@@ -70,8 +88,12 @@ export function externalImports(metafile: Metafile): string[] {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const outdir = process.argv[2] ? resolve(process.argv[2]) : DEFAULT_OUTDIR;
-  const metafile = bundleWebhook(outdir);
-  const bytes = Object.values(metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
-  console.log(`webhook bundle: ${relative(process.cwd(), join(outdir, ENTRY_FILE))} (${(bytes / 2 ** 20).toFixed(1)} MiB in ${Object.keys(metafile.outputs).length} files)`);
+  const [only, target] = process.argv.slice(2);
+  if (only && !(only in SERVERS)) throw new Error(`unknown server ${only}: ${Object.keys(SERVERS).join(' or ')}`);
+  for (const server of only ? [only as ServerName] : (Object.keys(SERVERS) as ServerName[])) {
+    const outdir = target ? resolve(target) : join(REPO_ROOT, SERVERS[server].dist);
+    const metafile = bundleServer(server, outdir);
+    const bytes = Object.values(metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+    console.log(`${server} bundle: ${relative(process.cwd(), join(outdir, ENTRY_FILE))} (${(bytes / 2 ** 20).toFixed(1)} MiB in ${Object.keys(metafile.outputs).length} files)`);
+  }
 }

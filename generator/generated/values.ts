@@ -1499,6 +1499,440 @@ export interface Values {
     };
   };
   /**
+   * The Knative dispatcher: one HTTP endpoint for many models. For each model it creates a Knative Service (serving.knative.dev/v1) on the smallest free GPU share that fits the model (a MIG slice or MPS share), waits for it to be Ready, and returns the model server's answer, streamed when the model streams. Needs Knative Serving in the cluster. See docs/dispatcher.md.
+   */
+  dispatcher: {
+    /**
+     * Deploy the dispatcher. It needs Knative Serving: the chart checks that the cluster serves serving.knative.dev/v1 and refuses to render otherwise (with `helm template`, pass `--api-versions serving.knative.dev/v1`).
+     */
+    enabled: boolean;
+    /**
+     * Dispatcher pods: a Deployment, not a Knative Service, so it never scales away while requests wait for a model's cold start. Replicas agree through the API server (a create that another replica won is taken as "already exists").
+     */
+    replicas: number;
+    /**
+     * Image of SuperSONIC's servers (the webhook's image; the dispatcher is its second entry point).
+     */
+    image: string;
+    /**
+     * The image's digest, as `make image` prints it; set, the pods run `image@digest`, so a mirror that moves a tag cannot change what runs (as `webhook.imageDigest`).
+     */
+    imageDigest: string;
+    /**
+     * When the kubelet pulls the dispatcher image.
+     */
+    imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    /**
+     * Secrets with registry credentials for a private dispatcher image.
+     */
+    imagePullSecrets?: {
+      /**
+       * Name of a Secret of type kubernetes.io/dockerconfigjson in the release namespace.
+       */
+      name: string;
+    }[];
+    /**
+     * CPU and memory of each dispatcher pod.
+     */
+    resources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Node labels the dispatcher pods require (not the models' pods; see knativeFeatures).
+     */
+    nodeSelector?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Tolerations of the dispatcher pods.
+     */
+    tolerations?: {
+      /**
+       * Taint key to tolerate; empty with operator Exists tolerates every taint.
+       */
+      key?: string;
+      /**
+       * How the value is compared.
+       */
+      operator?: 'Equal' | 'Exists';
+      /**
+       * Taint value, for operator Equal.
+       */
+      value?: string;
+      /**
+       * Taint effect to tolerate; empty means all.
+       */
+      effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+      /**
+       * For NoExecute, how long the pod stays bound after the taint appears.
+       */
+      tolerationSeconds?: number;
+    }[];
+    /**
+     * Affinity rules of the dispatcher pods; by default they prefer different nodes.
+     */
+    affinity?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the dispatcher pods; the default meets the restricted Pod Security Standard.
+     */
+    podSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the dispatcher container.
+     */
+    containerSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Port of the dispatcher's Service and container (plain HTTP inside the cluster).
+     */
+    port: number;
+    /**
+     * Log level of the dispatcher (JSON logs, one line per request with its id).
+     */
+    logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+    /**
+     * Namespace of the models' Knative Services and Secrets (SSIS's `service-namespace`); empty means the release namespace. The dispatcher's Role is granted there only.
+     */
+    serviceNamespace: string;
+    /**
+     * The model-server family of a model not listed in `models`: vLLM's OpenAI server by default (TGI is in maintenance mode upstream).
+     */
+    defaultFamily: 'tgi' | 'vllm' | 'triton';
+    /**
+     * How each model-server family runs: image, port, readiness probe, concurrency.
+     */
+    families: {
+      /**
+       * Hugging Face text-generation-inference (SSIS's `inference-image`). Reads the model from MODEL_ID.
+       */
+      tgi: {
+        /**
+         * Image of the model server (mirror it for an air-gapped site).
+         */
+        image: string;
+        /**
+         * Port the server listens on (Knative's one container port; it also sets PORT).
+         */
+        port: number;
+        /**
+         * HTTP path that answers 200 when the model is loaded.
+         */
+        readinessPath: string;
+        /**
+         * Most requests one pod takes at once (Knative's hard limit; 0 is no limit). TGI refuses beyond its MAX_CONCURRENT_REQUESTS (128).
+         */
+        containerConcurrency?: number;
+        /**
+         * Container arguments; $(MODEL_ID) is the model id (Kubernetes expands it from the env).
+         */
+        args?: string[];
+        /**
+         * Environment variable that carries the model id.
+         */
+        modelIdEnv?: string;
+      };
+      /**
+       * vLLM's OpenAI-compatible server.
+       */
+      vllm: {
+        /**
+         * Image of the model server (mirror it for an air-gapped site).
+         */
+        image: string;
+        /**
+         * Port the server listens on (Knative's one container port; it also sets PORT).
+         */
+        port: number;
+        /**
+         * HTTP path that answers 200 when the model is loaded.
+         */
+        readinessPath: string;
+        /**
+         * Most requests one pod takes at once (Knative's hard limit; 0 is no limit). TGI refuses beyond its MAX_CONCURRENT_REQUESTS (128).
+         */
+        containerConcurrency?: number;
+        /**
+         * Container arguments; $(MODEL_ID) is the model id (Kubernetes expands it from the env).
+         */
+        args?: string[];
+        /**
+         * Environment variable that carries the model id.
+         */
+        modelIdEnv?: string;
+      };
+      /**
+       * NVIDIA Triton (HTTP on 8000; its generate extension for LLMs).
+       */
+      triton: {
+        /**
+         * Image of the model server (mirror it for an air-gapped site).
+         */
+        image: string;
+        /**
+         * Port the server listens on (Knative's one container port; it also sets PORT).
+         */
+        port: number;
+        /**
+         * HTTP path that answers 200 when the model is loaded.
+         */
+        readinessPath: string;
+        /**
+         * Most requests one pod takes at once (Knative's hard limit; 0 is no limit). TGI refuses beyond its MAX_CONCURRENT_REQUESTS (128).
+         */
+        containerConcurrency?: number;
+        /**
+         * Container arguments; $(MODEL_ID) is the model id (Kubernetes expands it from the env).
+         */
+        args?: string[];
+        /**
+         * Environment variable that carries the model id.
+         */
+        modelIdEnv?: string;
+      };
+    };
+    /**
+     * Per model (by MODEL_ID, e.g. `meta-llama/Llama-3.1-8B-Instruct`): its family and what GPU memory it needs. A model not listed gets `defaultFamily`, and its memory need is the request's `gpu_memory`, else an estimate from the parameter count in its name and `dtype`.
+     */
+    models?: {
+      [k: string]:
+        | {
+            /**
+             * The model server that runs this model.
+             */
+            family?: 'tgi' | 'vllm' | 'triton';
+            /**
+             * GPU memory the model needs (weights, KV cache and headroom).
+             */
+            gpuMemory?: number | string;
+            /**
+             * Parameter count in billions, for the estimate when gpuMemory is not set.
+             */
+            parametersBillions?: number;
+            /**
+             * Weight type, for the estimate.
+             */
+            dtype?: 'float32' | 'float16' | 'bfloat16' | 'int8' | 'int4';
+          }
+        | undefined;
+    };
+    /**
+     * Weight type assumed by the memory estimate when a model does not say.
+     */
+    dtype: 'float32' | 'float16' | 'bfloat16' | 'int8' | 'int4';
+    /**
+     * The memory estimate is weights × this factor (KV cache, activations, CUDA context): 1.2 fits short contexts; long contexts need more, or a gpuMemory per model.
+     */
+    memoryOverhead: number;
+    /**
+     * The GPU resource names the dispatcher may use (SSIS's `gpu-resource-config`); empty means every MIG profile and MPS share the nodes offer. The share is chosen from what is free (allocatable minus what scheduled pods request), smallest first.
+     */
+    gpuResources?: string[];
+    /**
+     * CUDA_MPS_ACTIVE_THREAD_PERCENTAGE by resource name (SSIS's `mps-active-thread-percentage-config`); an MPS share not listed gets 100 divided by the node's replicas.
+     */
+    mpsActiveThreadPercentage?: {
+      [k: string]: number | undefined;
+    };
+    /**
+     * CPU and memory of each model server (the GPU share is added by the dispatcher).
+     */
+    modelResources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Knative autoscaling of each model's Service (its revision template's annotations).
+     */
+    autoscaling: {
+      /**
+       * Pods kept when idle: 0 frees the GPU share (the next request waits for a cold start).
+       */
+      minScale: number;
+      /**
+       * Most pods per model; each takes a GPU share.
+       */
+      maxScale: number;
+      /**
+       * Concurrent requests per pod the autoscaler aims at.
+       */
+      target: number;
+      /**
+       * How long the last pod stays after traffic stops (scale-to-zero-pod-retention-period).
+       */
+      scaleToZeroRetention: string;
+      /**
+       * Longest request (Knative's timeoutSeconds; at most the cluster's max-revision-timeout-seconds).
+       */
+      timeoutSeconds: number;
+      /**
+       * Longest wait for the first byte of an answer.
+       */
+      responseStartTimeoutSeconds: number;
+    };
+    /**
+     * How long a request waits for a new model's Service to become Ready (image pull and model load) before it gets 504 with Retry-After. Knative's own progress deadline is 600 s.
+     */
+    readyTimeoutSeconds: number;
+    /**
+     * A model's Service and Secret are deleted after this long without a request (0 never): scale to zero frees the GPU, this frees the cluster of stale models.
+     */
+    idleDeleteAfterMinutes: number;
+    /**
+     * Which request `env` keys reach the model server, and which are secret.
+     */
+    env: {
+      /**
+       * Request env keys copied to a new model's container (MODEL_ID always is). Others are refused with 400.
+       */
+      allowed?: string[];
+      /**
+       * Keys that are credentials: never written into a Service, always into a Secret the container references. A caller's own value is used only when the site sets none (siteSecret), and never changes a Service that already exists.
+       */
+      secret?: string[];
+      /**
+       * An existing Secret (in serviceNamespace) whose keys (e.g. HF_TOKEN) are the site's credentials, used for every model instead of callers' tokens.
+       */
+      siteSecret: string;
+    };
+    /**
+     * What the dispatcher holds at once; beyond it, 503 with Retry-After.
+     */
+    limits: {
+      /**
+       * Requests in progress across all models.
+       */
+      maxInFlight: number;
+      /**
+       * Requests waiting for one model's cold start (each holds only its connection and body).
+       */
+      maxQueuedPerModel: number;
+      /**
+       * Largest request body (TGI's own limit is 2 MB).
+       */
+      maxBodyBytes: number;
+    };
+    /**
+     * Pod-spec fields Knative refuses unless the site enabled the matching flag in Knative's config-features ConfigMap (kubernetes.podspec-runtimeclassname, -nodeselector, -affinity, -tolerations). Set only what the site has enabled; the dispatcher refuses at start to use a field whose flag is off here.
+     */
+    knativeFeatures: {
+      /**
+       * RuntimeClass of model pods (e.g. nvidia); needs kubernetes.podspec-runtimeclassname: enabled.
+       */
+      runtimeClassName: string;
+      /**
+       * Node labels model pods require; needs kubernetes.podspec-nodeselector: enabled.
+       */
+      nodeSelector?: {
+        [k: string]: string | undefined;
+      };
+      /**
+       * Tolerations of model pods; needs kubernetes.podspec-tolerations: enabled.
+       */
+      tolerations?: {
+        /**
+         * Taint key to tolerate; empty with operator Exists tolerates every taint.
+         */
+        key?: string;
+        /**
+         * How the value is compared.
+         */
+        operator?: 'Equal' | 'Exists';
+        /**
+         * Taint value, for operator Equal.
+         */
+        value?: string;
+        /**
+         * Taint effect to tolerate; empty means all.
+         */
+        effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+        /**
+         * For NoExecute, how long the pod stays bound after the taint appears.
+         */
+        tolerationSeconds?: number;
+      }[];
+    };
+    /**
+     * A NetworkPolicy that limits who may call the dispatcher (who may ask for GPUs).
+     */
+    networkPolicy: {
+      /**
+       * Render the NetworkPolicy.
+       */
+      enabled: boolean;
+      /**
+       * NetworkPolicy `from` peers allowed to call; empty allows only pods of the release namespace.
+       *
+       * Items: A raw Kubernetes structure, passed through to the manifest unchanged.
+       */
+      from?: {
+        [k: string]: unknown | undefined;
+      }[];
+    };
+  };
+  /**
    * What `helm test <release>` runs: a pod that reaches Triton through the client endpoint (Envoy, or Triton's Service without Envoy) as clients do. With a `model` it sends real inference requests with perf_analyzer (random input data), as SuperSONIC 0.3.1's perf_analyzer job did; without one it asks Triton whether it is ready, over the same gRPC connection.
    */
   helmTest: {

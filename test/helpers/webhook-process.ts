@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Metafile } from 'esbuild';
 import { dockerfileEnv } from '../../webhook/image/build-image.ts';
-import { bundleWebhook, ENTRY_FILE } from '../../webhook/bundle.ts';
+import { bundleServer, ENTRY_FILE, type ServerName } from '../../webhook/bundle.ts';
 import { loadKubeConfig } from '#core/kube/client.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
 import { REPO_ROOT } from './helm.ts';
@@ -32,16 +32,23 @@ export interface Runtime {
 /** The runtime of webhook/Dockerfile's image, installed by test/tools/install-tools.sh. */
 export const NODE24 = join(REPO_ROOT, '.tools/node24/bin/node');
 
-let bundle: { entry: string; metafile: Metafile } | undefined;
+const bundles = new Map<ServerName, { entry: string; metafile: Metafile }>();
 
 /** The image's entry point, built once per test process from the current sources, and what esbuild says of it. */
 export function webhookBundle(): { entry: string; metafile: Metafile } {
-  if (!bundle) {
-    const dir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
+  return serverBundle('webhook');
+}
+
+/** A server's bundle, built once per test run into a scratch folder. */
+export function serverBundle(server: ServerName): { entry: string; metafile: Metafile } {
+  let built = bundles.get(server);
+  if (!built) {
+    const dir = mkdtempSync(join(tmpdir(), `${server}-bundle-`));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    bundle = { entry: join(dir, ENTRY_FILE), metafile: bundleWebhook(dir) };
+    built = { entry: join(dir, ENTRY_FILE), metafile: bundleServer(server, dir) };
+    bundles.set(server, built);
   }
-  return bundle;
+  return built;
 }
 
 /** What webhook/Dockerfile's image runs: the bundle, on Node 24. */

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSchema } from '../../generator/src/schema/load.ts';
-import { bundleWebhook } from '../bundle.ts';
+import { bundleServer, SERVERS, type ServerName } from '../bundle.ts';
 import { dedupe, debianEntries, refreshed, sha256, type DebianPackage } from './debian.ts';
 import { writeImageLayout, type ImageLayout, type ImageRuntime } from './oci-layout.ts';
 import { pushImage } from './registry-push.ts';
@@ -106,8 +106,10 @@ export function buildImage(outDir: string, options: { tag?: string } = {}): Buil
 
   const bundleDir = mkdtempSync(join(tmpdir(), 'supersonic-image-bundle-'));
   try {
-    const metafile = bundleWebhook(bundleDir);
-    const bundled = bundledPackages(Object.keys(metafile.inputs));
+    const serverNames = Object.keys(SERVERS) as ServerName[];
+    const inputs = new Set<string>();
+    for (const server of serverNames) for (const input of Object.keys(bundleServer(server, join(bundleDir, server)).inputs)) inputs.add(input);
+    const bundled = bundledPackages([...inputs].sort());
     const sbomPackages: SbomPackage[] = [
       { name: 'supersonic-servers', version: tag, purl: `pkg:oci/supersonic-servers@${tag}`, license: 'MIT', supplier: 'SuperSONIC developers' },
       { name: 'node', version: node.version, purl: `pkg:npm/${node.pkg.replace(/@[^@]*$/, '')}@${node.version}`, license: 'MIT', checksum: node.sha256 },
@@ -132,7 +134,9 @@ export function buildImage(outDir: string, options: { tag?: string } = {}): Buil
     ];
     const runtimeLayer = [dir('nodejs'), dir('nodejs/bin'), file('nodejs/bin/node', readFileSync(node.binary), 0o755)];
     const servers: TarEntry[] = [dir(app)];
-    for (const name of readdirSync(bundleDir).sort()) servers.push(file(`${app}/webhook/dist/${name}`, readFileSync(join(bundleDir, name))));
+    for (const server of serverNames) {
+      for (const name of readdirSync(join(bundleDir, server)).sort()) servers.push(file(`${app}/${SERVERS[server].dist}/${name}`, readFileSync(join(bundleDir, server, name))));
+    }
     servers.push(file(`${app}/chart/supersonic/values.schema.json`, readFileSync(join(REPO_ROOT, 'chart/supersonic/values.schema.json'))));
     servers.push(file(`${app}/sbom.spdx.json`, sbom));
     const layers = [

@@ -1,0 +1,58 @@
+/**
+ * Placement as the request path uses it: the model's memory need, the free shares of the
+ * cluster right now (the node inventory of the shared core, minus the GPU pods' requests), and
+ * the smallest that fits. A share chosen for a Service whose pod is not bound yet is reserved
+ * here until the Service is Ready or has failed: two cold models arriving together must not be
+ * given the same last slice.
+ */
+import type { NodeInventory } from '#core/gpu/inventory.ts';
+import type { DispatcherValues } from '../config.ts';
+import { DispatchError } from '../errors.ts';
+import type { ChosenShare } from '../knative/service-spec.ts';
+import { chooseShare } from './choose-share.ts';
+import { freeShares, type PodLike } from './free-shares.ts';
+import type { GpuPods } from './gpu-pods.ts';
+import { memoryNeed } from './memory-need.ts';
+
+export interface PlacementSources {
+  inventory: NodeInventory;
+  pods: GpuPods;
+  config: () => DispatcherValues;
+}
+
+export class Placer {
+  private readonly reserved = new Map<string, PodLike>();
+  private readonly sources: PlacementSources;
+
+  constructor(sources: PlacementSources) {
+    this.sources = sources;
+  }
+
+  /** The share for a model's new Service `name`, reserved until release(name); or a DispatchError (400 or 503). */
+  place(name: string, modelId: string, requestedMemory?: string): ChosenShare & { node: string } {
+    const { inventory, pods, config } = this.sources;
+    if (!inventory.ready() || !pods.ready()) throw new DispatchError(503, 'the dispatcher is still reading the cluster\'s nodes and pods', 2);
+    const values = config();
+    // A quantity may be written as a number in the values (20e9); the estimate reads text.
+    const models = Object.fromEntries(Object.entries(values.models ?? {}).map(([id, model]) => [id, model && { ...model, gpuMemory: model.gpuMemory === undefined ? undefined : String(model.gpuMemory) }]));
+    const need = memoryNeed(modelId, { ...values, models }, requestedMemory);
+    if (!need.ok) throw new DispatchError(400, need.message);
+    const shares = freeShares(inventory.nodes(), [...pods.list(), ...this.reserved.values()], { mpsActiveThreadPercentage: values.mpsActiveThreadPercentage });
+    const choice = chooseShare(need.bytes, shares, { gpuResources: values.gpuResources });
+    if (!choice.ok) {
+      // Retry-After only when a share that fits exists but is in use: else a retry cannot help.
+      throw new DispatchError(503, `${modelId} needs ${need.detail}: ${choice.message}`, choice.retryable ? 30 : undefined);
+    }
+    this.reserved.set(name, {
+      metadata: { name: `reserved-${name}` },
+      spec: { nodeName: choice.node, containers: [{ resources: { requests: { [choice.resource]: '1' } } }] },
+      status: { phase: 'Pending' },
+    });
+    return { node: choice.node, resource: choice.resource, env: { ...choice.env } as Record<string, string> };
+  }
+
+  /** The Service is Ready (its pod now counts among the GPU pods) or failed: the reservation ends. */
+  release(name: string): void {
+    this.reserved.delete(name);
+  }
+}

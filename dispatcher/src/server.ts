@@ -1,0 +1,122 @@
+/**
+ * The dispatcher process: configuration, Kubernetes (nodes, GPU pods, the models' Knative
+ * Services), then HTTP on PORT (plain HTTP inside the cluster; the gateway or a NetworkPolicy
+ * decides who reaches it). On SIGTERM readiness turns off first, then requests in flight finish,
+ * streams included, before the process ends.
+ * Environment (set by the chart): POD_NAMESPACE, RELEASE_NAME, SERVICE_NAMESPACE, LOG_LEVEL;
+ * optional CONFIG_DIR, SCHEMA_FILE, HOST, PORT, SHUTDOWN_DELAY_MS.
+ * The ConfigMap is watched: a changed, valid configuration applies to the next request; an
+ * invalid one is logged and the one in use stays.
+ */
+import { watch } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { NodeInventory } from '#core/gpu/inventory.ts';
+import { listenHost } from '#core/http/listen-host.ts';
+import { loadKubeConfig } from '#core/kube/client.ts';
+import { buildDispatcherApp } from './app.ts';
+import { ConfigError, loadDispatcherConfig, type DispatcherValues } from './config.ts';
+import { sweepIdleModels } from './knative/idle-sweep.ts';
+import { ModelServices } from './knative/model-services.ts';
+import { RequestLimits } from './limits.ts';
+import { createDispatcherMetrics } from './metrics.ts';
+import { GpuPods } from './placement/gpu-pods.ts';
+import { Placer } from './placement/placer.ts';
+import { createUpstreamAgent } from './proxy/forward.ts';
+
+const env = (name: string, fallback?: string): string => {
+  const value = process.env[name] || fallback;
+  if (value === undefined) throw new ConfigError(`environment variable ${name} is not set (the chart sets it)`);
+  return value;
+};
+
+const log: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component: 'supersonic-dispatcher' } });
+
+async function main(): Promise<void> {
+  const configDir = env('CONFIG_DIR', '/etc/supersonic/dispatcher');
+  const schemaFile = env('SCHEMA_FILE', 'chart/supersonic/values.schema.json');
+  const first = loadDispatcherConfig(configDir, schemaFile);
+  for (const warning of first.warnings) log.warn(warning);
+  let config: DispatcherValues = first.values;
+  const namespace = env('SERVICE_NAMESPACE', env('POD_NAMESPACE'));
+  const instance = env('RELEASE_NAME');
+  const kubeConfig = loadKubeConfig();
+
+  const inventory = new NodeInventory({ onError: (err) => log.warn({ err }, 'node watch: retrying') });
+  const pods = new GpuPods(kubeConfig, (err) => log.warn({ err }, 'pod watch: retrying'));
+  const limits = new RequestLimits(() => config.limits);
+  const metrics = createDispatcherMetrics({ inFlight: () => limits.status().inFlight, queued: () => limits.status().queued });
+  const services = new ModelServices({
+    kubeConfig,
+    namespace,
+    instance,
+    readyTimeoutMs: () => config.readyTimeoutSeconds * 1000,
+    onError: (err) => log.warn({ err }, 'Knative Services: retrying'),
+    onCreated: (name) => metrics.servicesCreated.inc({ model: name }),
+    onReady: (name, createdAt) => metrics.coldStartReady.observe({ model: name }, (Date.now() - createdAt) / 1000),
+  });
+  const placer = new Placer({ inventory, pods, config: () => config });
+  let shuttingDown = false;
+  const app = buildDispatcherApp({
+    config: () => config,
+    namespace,
+    instance,
+    services,
+    placer,
+    limits,
+    metrics,
+    agent: createUpstreamAgent(),
+    logger: log,
+    bodyLimit: config.limits.maxBodyBytes,
+    ready: () => (shuttingDown ? false : services.ready() && inventory.ready() && pods.ready()),
+  });
+
+  // The kubelet swaps the ConfigMap's files through a symlink: watching the folder sees it.
+  const watcher = watch(configDir, () => {
+    try {
+      const next = loadDispatcherConfig(configDir, schemaFile);
+      if (JSON.stringify(next.values) === JSON.stringify(config)) return;
+      config = next.values;
+      log.info('configuration reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'new configuration refused; keeping the one in use');
+    }
+  });
+
+  const started = Promise.all([inventory.start(kubeConfig), pods.start(), services.start()]);
+  const sweep = setInterval(() => {
+    void sweepIdleModels(services, config.idleDeleteAfterMinutes * 60_000, Date.now()).then(
+      (removed) => removed.length && log.info({ removed }, 'removed idle models'),
+      (err) => log.warn({ err: (err as Error).message }, 'idle clean-up failed; trying again later'),
+    );
+  }, 60_000);
+  sweep.unref();
+
+  const { host, why } = await listenHost(process.env.HOST);
+  await app.listen({ host, port: Number(env('PORT', '8080')) });
+  app.log.info({ host, listening: why, namespace, instance }, 'serving');
+  await started;
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    app.log.info({ signal }, 'shutting down: readiness off, draining');
+    // Let the endpoint controller take this pod out of the Service before we stop listening.
+    await new Promise((resolve) => setTimeout(resolve, Number(env('SHUTDOWN_DELAY_MS', '5000'))));
+    // close() stops accepting and resolves when every request in flight, streams too, is done.
+    await app.close();
+    watcher.close();
+    clearInterval(sweep);
+    inventory.stop();
+    pods.stop();
+    services.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) log.fatal(err.message);
+  else log.fatal({ err }, 'failed to start');
+  process.exit(1);
+});
