@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { registerHealthRoutes } from '#core/http/health-routes.ts';
 import { registerMetricsRoute } from '#core/http/metrics-route.ts';
+import type { JwtVerifier } from './auth/jwt-verifier.ts';
 import type { DispatcherValues } from './config.ts';
 import { DispatchError } from './errors.ts';
 import type { RequestLimits } from './limits.ts';
@@ -39,6 +40,8 @@ export interface DispatcherDeps {
   ready: () => boolean | string;
   /** Largest body accepted (fastify's bodyLimit, fixed at start). */
   bodyLimit: number;
+  /** The gateway's token check, when it has one (auth/auth-config.ts); undefined: none. */
+  verifier?: () => JwtVerifier | undefined;
 }
 
 /** A caller's own request id is kept when it looks like one; anything else gets a fresh one. */
@@ -65,8 +68,18 @@ export function buildDispatcherApp(deps: DispatcherDeps): FastifyInstance {
   registerHealthRoutes(app, deps.ready);
   registerMetricsRoute(app, deps.metrics.registry);
 
-  const handler = async (request: { url: string; body: unknown; id: string; log: FastifyBaseLogger }, reply: FastifyReply) => {
+  const handler = async (request: { url: string; body: unknown; id: string; log: FastifyBaseLogger; headers: Record<string, string | string[] | undefined> }, reply: FastifyReply) => {
     const received = performance.now();
+    const verifier = deps.verifier?.();
+    if (verifier) {
+      const header = request.headers.authorization;
+      const verdict = await verifier.verify(typeof header === 'string' ? header : undefined);
+      if (!verdict.ok) {
+        deps.metrics.requests.inc({ model: '', outcome: 'unauthorized' });
+        reply.header('www-authenticate', 'Bearer');
+        return sendError(reply, new DispatchError(401, verdict.message), request.id, undefined);
+      }
+    }
     const config = deps.config();
     const parsed = parseRequest({ path: request.url, body: request.body ?? Buffer.alloc(0) }, config.env);
     if (!parsed.ok) return sendError(reply, new DispatchError(400, parsed.error), request.id, undefined);

@@ -5,6 +5,8 @@
  * streams included, before the process ends.
  * Environment (set by the chart): POD_NAMESPACE, RELEASE_NAME, SERVICE_NAMESPACE, LOG_LEVEL;
  * optional CONFIG_DIR, SCHEMA_FILE, HOST, PORT, SHUTDOWN_DELAY_MS.
+ * When the gateway checks tokens, so does the dispatcher: auth.yaml in the ConfigMap
+ * (auth/auth-config.ts); a request without a valid token gets 401.
  * The ConfigMap is watched: a changed, valid configuration applies to the next request; an
  * invalid one is logged and the one in use stays.
  */
@@ -14,6 +16,8 @@ import { NodeInventory } from '#core/gpu/inventory.ts';
 import { listenHost } from '#core/http/listen-host.ts';
 import { loadKubeConfig } from '#core/kube/client.ts';
 import { buildDispatcherApp } from './app.ts';
+import { loadAuthSettings } from './auth/auth-config.ts';
+import { JwtVerifier } from './auth/jwt-verifier.ts';
 import { ConfigError, loadDispatcherConfig, type DispatcherValues } from './config.ts';
 import { sweepIdleModels } from './knative/idle-sweep.ts';
 import { ModelServices } from './knative/model-services.ts';
@@ -37,6 +41,10 @@ async function main(): Promise<void> {
   const first = loadDispatcherConfig(configDir, schemaFile);
   for (const warning of first.warnings) log.warn(warning);
   let config: DispatcherValues = first.values;
+  // The gateway's token settings, when it checks tokens; rebuilt only when they change.
+  let authSettings = loadAuthSettings(configDir);
+  let verifier = authSettings ? new JwtVerifier(authSettings) : undefined;
+  log.info({ tokens: authSettings ? `checked (issuer ${authSettings.issuer})` : 'not checked (no auth.yaml)' }, 'caller authentication');
   const namespace = env('SERVICE_NAMESPACE', env('POD_NAMESPACE'));
   const instance = env('RELEASE_NAME');
   const kubeConfig = loadKubeConfig();
@@ -67,6 +75,7 @@ async function main(): Promise<void> {
     agent: createUpstreamAgent(),
     logger: log,
     bodyLimit: config.limits.maxBodyBytes,
+    verifier: () => verifier,
     ready: () => (shuttingDown ? false : services.ready() && inventory.ready() && pods.ready()),
   });
 
@@ -74,6 +83,12 @@ async function main(): Promise<void> {
   const watcher = watch(configDir, () => {
     try {
       const next = loadDispatcherConfig(configDir, schemaFile);
+      const nextAuth = loadAuthSettings(configDir);
+      if (JSON.stringify(nextAuth) !== JSON.stringify(authSettings)) {
+        authSettings = nextAuth;
+        verifier = nextAuth ? new JwtVerifier(nextAuth) : undefined;
+        log.info({ tokens: nextAuth ? `checked (issuer ${nextAuth.issuer})` : 'not checked' }, 'caller authentication reloaded');
+      }
       if (JSON.stringify(next.values) === JSON.stringify(config)) return;
       config = next.values;
       log.info('configuration reloaded');

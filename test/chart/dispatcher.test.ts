@@ -180,4 +180,16 @@ dispatcher('a typo in the dispatcher section fails the install, naming the key',
   assert.match(result.stderr, /maxScal/);
 });
 
+dispatcher('with the gateway checking tokens, the dispatcher gets the same settings (auth.yaml) and the issuer\'s CA', async () => {
+  const auth = { enabled: true, jwt_issuer: 'https://kc.example.org/realms/cms', jwt_remote_jwks_uri: 'https://kc.example.org/realms/cms/certs', audiences: ['supersonic'] };
+  const plain = await render();
+  assert.not.ok('auth.yaml' in one(plain, 'ConfigMap').data, 'no token check without envoy.auth');
+  const text = await templateOrThrow('helm', { values: { dispatcher: { enabled: true }, envoy: { auth: { ...auth, caBundle: { configMap: 'kc-ca', secret: '', key: 'ca.crt' } } } }, apiVersions: [KNATIVE] });
+  const objects = parseManifests(text) as Manifest[];
+  assert.equal(parse(one(objects, 'ConfigMap').data['auth.yaml']), { issuer: auth.jwt_issuer, jwksUri: auth.jwt_remote_jwks_uri, audiences: ['supersonic'], caFile: '/etc/supersonic/dispatcher-ca/ca.crt' });
+  const pod = one(objects, 'Deployment').spec.template.spec;
+  assert.ok(pod.volumes.some((v: Manifest) => v.name === 'jwks-ca' && v.configMap?.name === 'kc-ca' && v.configMap.items[0].path === 'ca.crt'));
+  assert.ok(container(objects).volumeMounts.some((m: Manifest) => m.name === 'jwks-ca' && m.mountPath === '/etc/supersonic/dispatcher-ca'));
+});
+
 dispatcher.run();

@@ -144,7 +144,10 @@ e2e('beyond maxQueuedPerModel, waiting for a cold model is refused at once with 
   const waiting = Array.from({ length: 5 }, () => chat(d.url, model));
   // The five wait for the Service; the sixth finds the queue full.
   const name = serviceNameFor(model);
-  while ((await counterValue(d.metrics, 'supersonic_dispatcher_queue_depth', { model: name })) < 5) await new Promise((r) => setTimeout(r, 20));
+  // Five queued, and their Service created (the create runs beside the queueing).
+  while ((await counterValue(d.metrics, 'supersonic_dispatcher_queue_depth', { model: name })) < 5 || (await counterValue(d.metrics, 'supersonic_dispatcher_services_created_total')) < 1) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const refused = await chat(d.url, model);
   assert.is(refused.status, 503);
   assert.ok(refused.headers.get('retry-after'));
@@ -169,6 +172,59 @@ e2e('a streamed answer passes through chunk by chunk', async (context) => {
   const events = text.split('\n\n').filter(Boolean);
   assert.ok(events.length >= 4, text);
   assert.is(events.at(-1), 'data: [DONE]');
+});
+
+e2e('with the gateway\'s token settings, a caller without a valid token is refused 401 before any GPU is spent', async (context) => {
+  const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+  const { JwtVerifier } = await import('../../dispatcher/src/auth/jwt-verifier.ts');
+  const keys = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256' };
+  const issuer = 'https://keycloak.example.org/realms/cms';
+  const verifier = new JwtVerifier({ issuer, jwksUri: 'https://keycloak.example.org/realms/cms/certs', audiences: ['supersonic'] }, { fetchKeys: async () => ({ keys: [jwk] }) });
+  const d = await startDispatcher({ kubeconfig: context.cluster.kubeconfig, namespace: context.namespace.name, instance: 'release-h', values: dispatcherValues({ gpuResources: MIG_RESOURCES, readyTimeoutSeconds: 10 }), verifier });
+  context.dispatchers.push(d);
+  const model = 'auth-org/Private-1B';
+  const refused = await chat(d.url, model);
+  assert.is(refused.status, 401);
+  assert.is(refused.headers.get('www-authenticate'), 'Bearer');
+  assert.match(((await refused.json()) as any).error, /bearer token is required/);
+  assert.not.ok((await services(context)).some((s) => s.metadata.annotations[MODEL_ID_ANNOTATION] === model), 'no Service for an anonymous caller');
+  const token = await new SignJWT({ aud: 'supersonic', sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setExpirationTime('5m').sign(keys.privateKey);
+  const allowed = await fetch(`${d.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.is(allowed.status, 200);
+});
+
+e2e('a caller\'s HF_TOKEN goes into a Secret the container references, never inline, and a second caller\'s never replaces it', async (context) => {
+  const d = await dispatcher(context, 'release-i');
+  const model = 'secret-org/Gated-1B';
+  const ssis = (token: string) =>
+    fetch(`${d.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'hi', par: { max_new_tokens: 5 }, env: { MODEL_ID: model, HF_TOKEN: token } }) });
+  assert.ok((await ssis('hf_first')).status < 500);
+  const name = serviceNameFor(model);
+  const secret = await context.cluster.request('GET', `/api/v1/namespaces/${context.namespace.name}/secrets/${name}-env`);
+  assert.is(secret.status, 200);
+  assert.is(Buffer.from(secret.body.data.HF_TOKEN, 'base64').toString(), 'hf_first');
+  const service = (await services(context)).find((s) => s.metadata.name === name);
+  const env = service.spec.template.spec.containers[0].env;
+  assert.equal(env.find((e: any) => e.name === 'HF_TOKEN'), { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: `${name}-env`, key: 'HF_TOKEN', optional: false } } });
+  assert.not.ok(JSON.stringify(service).includes('hf_first'), 'the token is nowhere in the Service');
+  assert.ok((await ssis('hf_second')).status < 500);
+  const after = await context.cluster.request('GET', `/api/v1/namespaces/${context.namespace.name}/secrets/${name}-env`);
+  assert.is(Buffer.from(after.body.data.HF_TOKEN, 'base64').toString(), 'hf_first', 'the shared Service keeps its token');
+});
+
+e2e('models unused for idleDeleteAfterMinutes lose their Service and Secret; others stay', async (context) => {
+  const { sweepIdleModels } = await import('../../dispatcher/src/knative/idle-sweep.ts');
+  const d = await dispatcher(context, 'release-i');
+  const name = serviceNameFor('secret-org/Gated-1B');
+  while (!d.services.states().some((s) => s.name === name)) await new Promise((r) => setTimeout(r, 20));
+  const lastUsed = d.services.states().find((s) => s.name === name)!.lastUsed!;
+  assert.equal(await sweepIdleModels(d.services, 60 * 60_000, lastUsed + 60_000), [], 'used a minute ago: kept');
+  assert.equal(await sweepIdleModels(d.services, 0, lastUsed + 10 * 3600_000), [], '0 never removes');
+  assert.equal(await sweepIdleModels(d.services, 60 * 60_000, lastUsed + 2 * 3600_000), [name]);
+  assert.is((await context.cluster.request('GET', `/apis/serving.knative.dev/v1/namespaces/${context.namespace.name}/services/${name}`)).status, 404);
+  assert.is((await context.cluster.request('GET', `/api/v1/namespaces/${context.namespace.name}/secrets/${name}-env`)).status, 404);
+  assert.ok((await services(context)).some((s) => s.metadata.name === serviceNameFor(LLAMA)), 'another release\'s models are not touched');
 });
 
 e2e('with the API server unreachable the dispatcher answers 503 and stays up', async (context) => {

@@ -32,3 +32,10 @@ since the dispatcher's whole job is to create Knative Services.
 true
 {{- end -}}
 {{- end }}
+
+{{/* "true" when the gateway checks tokens with a site CA for its issuer: the dispatcher mounts it too. */}}
+{{- define "supersonic.dispatcher.jwksCaMounted" -}}
+{{- if and .Values.envoy.auth.enabled (or .Values.envoy.auth.caBundle.configMap .Values.envoy.auth.caBundle.secret) -}}
+true
+{{- end -}}
+{{- end }}

@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { NodeInventory } from '#core/gpu/inventory.ts';
 import { mergeValues } from '#core/validate/values-validator.ts';
 import { buildDispatcherApp } from '../../../dispatcher/src/app.ts';
+import type { JwtVerifier } from '../../../dispatcher/src/auth/jwt-verifier.ts';
 import type { DispatcherValues } from '../../../dispatcher/src/config.ts';
 import { ModelServices } from '../../../dispatcher/src/knative/model-services.ts';
 import { RequestLimits } from '../../../dispatcher/src/limits.ts';
@@ -34,7 +35,7 @@ export interface DispatcherUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startDispatcher(options: { kubeconfig: string; namespace: string; instance: string; values: DispatcherValues; waitReady?: boolean }): Promise<DispatcherUnderTest> {
+export async function startDispatcher(options: { kubeconfig: string; namespace: string; instance: string; values: DispatcherValues; waitReady?: boolean; verifier?: JwtVerifier }): Promise<DispatcherUnderTest> {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(options.kubeconfig);
   const config = options.values;
@@ -62,6 +63,7 @@ export async function startDispatcher(options: { kubeconfig: string; namespace: 
     agent,
     logger: pino({ level: 'silent' }),
     bodyLimit: config.limits.maxBodyBytes,
+    verifier: () => options.verifier,
     ready: () => services.ready() && inventory.ready() && pods.ready(),
   });
   const started = Promise.all([inventory.start(kubeConfig), pods.start(), services.start()]);
