@@ -4,15 +4,14 @@
  * (reinvocationPolicy: IfNeeded) yields no patch, thanks to the per-item checks in each
  * mutation and the status annotation.
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
 import { INJECT_LABEL, MIRROR_ANNOTATION, STATUS_ANNOTATION } from '../annotations.ts';
 import { clip, few } from '#core/text/quote.ts';
 import type { WebhookConfig } from '../config.ts';
 import type { DescribedNode } from '#core/gpu/node-gpus.ts';
-import { injectAuthSidecar } from '../mutations/auth-sidecar.ts';
-import { injectCvmfs, type ClaimLookup } from '../mutations/cvmfs.ts';
-import { injectGpu } from '../mutations/gpu.ts';
-import type { MutationContext, MutationResult } from '../mutations/context.ts';
+import { MUTATIONS } from '../mutations/index.ts';
+import type { ClaimLookup, MutablePod, MutationContext, MutationResult } from '../mutations/context.ts';
 import { patchBetween } from './json-patch.ts';
 import { readAsks } from './pod-asks.ts';
 import type { AdmissionRequest } from './review.ts';
@@ -64,14 +63,16 @@ export async function mutatePod(request: AdmissionRequest, deps: PodMutationDeps
   // included, is never ours to change.
   const before = mutableParts(original);
   const pod = writableCopy(before);
-  const ctx: MutationContext = { namespace, asks, config: deps.config, original };
-  const nodes = () => (deps.gpuNodesReady && !deps.gpuNodesReady() ? undefined : deps.gpuNodes());
-
-  const results: [string, MutationResult][] = [
-    ['gpu', injectGpu(pod, ctx, nodes, original.spec)],
-    ['cvmfs', await injectCvmfs(pod, ctx, deps.claimExists)],
-    ['auth', injectAuthSidecar(pod, ctx)],
-  ];
+  const ctx: MutationContext = {
+    namespace,
+    asks,
+    config: deps.config,
+    original: original as V1Pod,
+    gpuNodes: () => (deps.gpuNodesReady && !deps.gpuNodesReady() ? undefined : deps.gpuNodes()),
+    claimExists: deps.claimExists,
+  };
+  const results: [string, MutationResult][] = [];
+  for (const mutation of MUTATIONS) results.push([mutation.name, await mutation.apply(pod as MutablePod, ctx)]);
   const denials = results.filter(([, r]) => r.denied).map(([, r]) => r.denied!);
   if (denials.length) return { kind: 'denied', message: denials.join('; ') };
 

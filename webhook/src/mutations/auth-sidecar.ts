@@ -11,7 +11,8 @@
  */
 import { ANNOTATIONS, PREFIX } from '../annotations.ts';
 import { clip, quote } from '#core/text/quote.ts';
-import { nothing, type MutationContext, type MutationResult } from './context.ts';
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import { nothing, type MutablePod, type Mutation, type MutationContext, type MutationResult } from './context.ts';
 
 export const AUTH_SIDECAR = 'supersonic-auth';
 
@@ -41,7 +42,9 @@ export function isAuthSidecar(container: unknown): boolean {
   );
 }
 
-export function injectAuthSidecar(pod: Record<string, any>, ctx: MutationContext): MutationResult {
+export const authSidecarMutation: Mutation = { name: 'auth', apply: injectAuthSidecar };
+
+function injectAuthSidecar(pod: MutablePod, ctx: MutationContext): MutationResult {
   const asked = ctx.asks[ANNOTATIONS.auth];
   if (asked === undefined || asked === 'disabled') return nothing;
   const problem = authValueProblem(asked);
@@ -51,7 +54,7 @@ export function injectAuthSidecar(pod: Record<string, any>, ctx: MutationContext
   if (!settings.issuer || !settings.jwksUri || !bootstrap) {
     return { ...nothing, denied: 'the auth sidecar was asked for, but the webhook has no token issuer configured (webhook.injection.auth.issuer and jwksUri)' };
   }
-  if (ctx.original.spec.hostNetwork === true) {
+  if (ctx.original.spec?.hostNetwork === true) {
     return {
       ...nothing,
       denied:
@@ -76,7 +79,8 @@ export function injectAuthSidecar(pod: Record<string, any>, ctx: MutationContext
     args: ['--config-yaml', bootstrap, '--concurrency', '1'],
     ports: [{ name: 'auth', containerPort: settings.listenPort, protocol: 'TCP' }],
     readinessProbe: { tcpSocket: { port: settings.listenPort }, periodSeconds: 5 },
-    resources: settings.resources,
+    // The values may write a quantity as a number (cpu: 1), which the API accepts as JSON.
+    resources: settings.resources as V1ResourceRequirements,
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

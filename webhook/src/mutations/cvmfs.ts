@@ -19,12 +19,13 @@ import { ANNOTATIONS, PREFIX } from '../annotations.ts';
 import { clip, few, quote } from '#core/text/quote.ts';
 import type { WebhookValues } from '../config.ts';
 import { isAuthSidecar } from './auth-sidecar.ts';
-import { nothing, type MutationContext, type MutationResult } from './context.ts';
+import type { V1Volume } from '@kubernetes/client-node';
+import { nothing, type ClaimLookup, type MutablePod, type Mutation, type MutationContext, type MutationResult } from './context.ts';
 
 export const CVMFS_VOLUME = 'supersonic-cvmfs';
 const REPOSITORY = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
 
-export type ClaimLookup = (namespace: string, name: string) => Promise<boolean>;
+export type { ClaimLookup };
 type CvmfsSettings = WebhookValues['injection']['cvmfs'];
 
 /**
@@ -40,7 +41,10 @@ export function parseRepositories(value: string): { repositories: string[] } | {
   return { repositories };
 }
 
-export async function injectCvmfs(pod: Record<string, any>, ctx: MutationContext, claimExists: ClaimLookup): Promise<MutationResult> {
+export const cvmfsMutation: Mutation = { name: 'cvmfs', apply: injectCvmfs };
+
+async function injectCvmfs(pod: MutablePod, ctx: MutationContext): Promise<MutationResult> {
+  const { claimExists } = ctx;
   const asked = ctx.asks[ANNOTATIONS.cvmfsRepositories];
   if (asked === undefined) return nothing;
   const parsed = parseRepositories(asked);
@@ -92,7 +96,7 @@ function isCvmfsVolume(volume: Record<string, any>, settings: CvmfsSettings): bo
   return sources.length === 1 && volume.hostPath?.path === settings.hostPath;
 }
 
-function cvmfsVolume(settings: CvmfsSettings): Record<string, unknown> {
+function cvmfsVolume(settings: CvmfsSettings): V1Volume {
   return settings.source === 'pvc'
     ? { name: CVMFS_VOLUME, persistentVolumeClaim: { claimName: settings.claimName, readOnly: true } }
     : { name: CVMFS_VOLUME, hostPath: { path: settings.hostPath, type: 'Directory' } };

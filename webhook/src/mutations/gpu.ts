@@ -14,14 +14,12 @@ import { GPU, type DescribedNode } from '#core/gpu/node-gpus.ts';
 import { resolveGpuRequestCached } from '#core/gpu/resolve-cached.ts';
 import { type MatchExpression, type Resolution } from '#core/gpu/resolve.ts';
 import { parseGpuAnnotations } from './gpu-annotations.ts';
-import { nothing, type MutationContext, type MutationResult } from './context.ts';
+import { nothing, type MutablePod, type Mutation, type MutationContext, type MutationResult } from './context.ts';
 
-/**
- * `nodes`: the cluster's GPU nodes, undefined until the webhook has listed them once (asked
- * only when the pod needs them). `scheduling`: the request's own pod spec, for the node
- * constraints the copy does not carry.
- */
-export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes: () => DescribedNode[] | undefined, scheduling: unknown): MutationResult {
+export const gpuMutation: Mutation = { name: 'gpu', apply: injectGpu };
+
+/** The node constraints are read from the request's own pod spec (ctx.original), which the copy does not carry. */
+function injectGpu(pod: MutablePod, ctx: MutationContext): MutationResult {
   const parsed = parseGpuAnnotations(ctx.asks);
   if (parsed.error) return { ...nothing, denied: parsed.error };
   if (!parsed.request) return nothing;
@@ -33,9 +31,9 @@ export function injectGpu(pod: Record<string, any>, ctx: MutationContext, nodes:
   // Per-item check: a container that already has an NVIDIA resource keeps it (ours or its author's).
   if (existing.length) return { injected: true, warnings: [`container ${clip(container.name)} already requests ${few(existing, 2)}; left as is`] };
 
-  const { constraints, error } = readNodeConstraints(scheduling);
+  const { constraints, error } = readNodeConstraints(ctx.original.spec);
   if (error) return { ...nothing, denied: `malformed pod: ${error}` };
-  const listed = nodes();
+  const listed = ctx.gpuNodes();
   // Before the first list, "no node offers this" would be wrong: say so, and the pod's
   // controller (or its author) tries again.
   if (!listed) return { ...nothing, denied: NOT_READY };
