@@ -10,7 +10,7 @@ import type { DispatcherValues } from '../config.ts';
 import { DispatchError } from '../errors.ts';
 import type { ChosenShare } from '../knative/service-spec.ts';
 import { chooseShare } from './choose-share.ts';
-import { freeShares, type PodLike } from './free-shares.ts';
+import { freeShares, type FreeShare, type PodLike } from './free-shares.ts';
 import type { GpuPods } from './gpu-pods.ts';
 import { memoryNeed } from './memory-need.ts';
 
@@ -38,7 +38,19 @@ export class Placer {
     const need = memoryNeed(modelId, { ...values, models }, requestedMemory);
     if (!need.ok) throw new DispatchError(400, need.message);
     const shares = freeShares(inventory.nodes(), [...pods.list(), ...this.reserved.values()], { mpsActiveThreadPercentage: values.mpsActiveThreadPercentage });
-    const choice = chooseShare(need.bytes, shares, { gpuResources: values.gpuResources });
+    // The Service names a resource, not a node (Knative refuses node selectors unless a site
+    // enables them): the scheduler may put the pod on any node where that resource is free. So
+    // only resources that fit the model on every such node are chosen; nvidia.com/gpu and
+    // gpu.shared mean different sizes on different nodes, the mig-<profile> names never do.
+    const safe = schedulerSafe(shares, need.bytes);
+    let choice = chooseShare(need.bytes, shares.filter((share) => safe.has(share.resource)), { gpuResources: values.gpuResources });
+    if (!choice.ok) {
+      const anywhere = chooseShare(need.bytes, shares, { gpuResources: values.gpuResources });
+      if (anywhere.ok) {
+        const reason = `${anywhere.resource} on ${anywhere.node} would fit, but other nodes offer ${anywhere.resource} with less memory and the scheduler may choose any of them`;
+        choice = { ...choice, message: `${choice.message}; ${reason}` };
+      } else choice = anywhere;
+    }
     if (!choice.ok) {
       // Retry-After only when a share that fits exists but is in use: else a retry cannot help.
       throw new DispatchError(503, `${modelId} needs ${need.detail}: ${choice.message}`, choice.retryable ? 30 : undefined);
@@ -56,3 +68,11 @@ export class Placer {
     this.reserved.delete(name);
   }
 }
+
+/** Resources whose every free share, on every node, holds at least `needBytes` (memory known). */
+function schedulerSafe(shares: readonly FreeShare[], needBytes: number): Set<string> {
+  const unsafe = new Set<string>();
+  for (const share of shares) if (share.free > 0 && (share.memoryBytes === undefined || share.memoryBytes < needBytes)) unsafe.add(share.resource);
+  return new Set(shares.map((share) => share.resource).filter((resource) => !unsafe.has(resource)));
+}
+
