@@ -10,9 +10,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import type { Cluster } from '../helpers/cluster/control-plane.ts';
 import { createNamespace, sharedCluster, type TestNamespace } from '../helpers/cluster/shared.ts';
@@ -31,6 +29,7 @@ import {
   type Access,
   type Expectation,
   type Subject,
+  apiCallsIn,
 } from '../helpers/rbac.ts';
 
 type Manifest = Record<string, any>;
@@ -115,31 +114,6 @@ const TOLERATED_EXCESS: Record<string, string> = {};
 const ALL_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
 
 // ---- the calls in the source ---------------------------------------------------------------
-
-/** Method names of client-node's typed API classes (CoreV1Api.readNamespacedSecret, …). */
-function clientApiMethods(): Set<string> {
-  const methods = new Set<string>();
-  for (const [name, value] of Object.entries(k8s)) {
-    if (!name.endsWith('Api') || name === 'KubernetesObjectApi' || typeof value !== 'function' || !value.prototype) continue;
-    for (const method of Object.getOwnPropertyNames(value.prototype)) if (method !== 'constructor') methods.add(method.replace(/WithHttpInfo$/, ''));
-  }
-  return methods;
-}
-
-/** call (method name or API path) → files (from the repository root) that make it. */
-function callsInSource(): Map<string, Set<string>> {
-  const methods = clientApiMethods();
-  const calls = new Map<string, Set<string>>();
-  const add = (call: string, file: string) => (calls.get(call) ?? calls.set(call, new Set()).get(call)!).add(file);
-  for (const file of importClosure(WEBHOOK_ENTRY).files.sort()) {
-    const source = readFileSync(join(REPO_ROOT, file), 'utf8');
-    for (const match of source.matchAll(/\.(\w+)\s*\(/g)) if (methods.has(match[1]!)) add(match[1]!, file);
-    for (const match of source.matchAll(/['"`](\/apis?\/[^'"`]*)['"`]/g)) add(match[1]!, file);
-    // The generic client takes any kind: its calls could not be told apart here.
-    if (/\bKubernetesObjectApi\b|\bmakeInformer\b|\bListWatch\b/.test(source)) add('KubernetesObjectApi/makeInformer/ListWatch', file);
-  }
-  return calls;
-}
 
 // ---- rendering, and the names in the render ------------------------------------------------
 
@@ -486,7 +460,7 @@ async function replayMismatches(cluster: Cluster, who: string, subject: Subject,
 const source = suite('RBAC: the API calls of the webhook\'s code');
 
 source('every Kubernetes API call the webhook makes has its permission in this test, and every entry is still called', () => {
-  const found = callsInSource();
+  const found = apiCallsIn(importClosure(WEBHOOK_ENTRY).files);
   const problems: string[] = [];
   for (const [call, files] of found) {
     const known = WEBHOOK_CALLS[call];

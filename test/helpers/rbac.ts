@@ -5,7 +5,11 @@
  * line (who, verb, resource, name, namespace, expected and actual answer) so a test can collect
  * every mismatch before it fails.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import type { Cluster } from './cluster/control-plane.ts';
+import { REPO_ROOT } from './helm.ts';
 import { mapLimit } from './map-limit.ts';
 
 type Manifest = Record<string, any>;
@@ -139,3 +143,33 @@ export function wildcardProblems(objects: readonly Manifest[]): string[] {
   }
   return problems;
 }
+
+/** Method names of client-node's typed API classes (CoreV1Api.readNamespacedSecret, …). */
+function clientApiMethods(): Set<string> {
+  const methods = new Set<string>();
+  for (const [name, value] of Object.entries(k8s)) {
+    if (!name.endsWith('Api') || name === 'KubernetesObjectApi' || typeof value !== 'function' || !value.prototype) continue;
+    for (const method of Object.getOwnPropertyNames(value.prototype)) if (method !== 'constructor') methods.add(method.replace(/WithHttpInfo$/, ''));
+  }
+  return methods;
+}
+
+/**
+ * The Kubernetes API calls of `files` (paths from the repository root, e.g. a server's import
+ * closure): call (client-node method name, or an API path a watch is opened on) → the files that
+ * make it. The generic clients take any kind, so their calls could not be told apart: they are
+ * one entry of their own, which a test then refuses.
+ */
+export function apiCallsIn(files: readonly string[]): Map<string, Set<string>> {
+  const methods = clientApiMethods();
+  const calls = new Map<string, Set<string>>();
+  const add = (call: string, file: string) => (calls.get(call) ?? calls.set(call, new Set()).get(call)!).add(file);
+  for (const file of [...files].sort()) {
+    const source = readFileSync(join(REPO_ROOT, file), 'utf8');
+    for (const match of source.matchAll(/\.(\w+)\s*\(/g)) if (methods.has(match[1]!)) add(match[1]!, file);
+    for (const match of source.matchAll(/['"`](\/apis?\/[^'"`]*)['"`]/g)) add(match[1]!, file);
+    if (/\bKubernetesObjectApi\b|\bmakeInformer\b|\bListWatch\b/.test(source)) add('KubernetesObjectApi/makeInformer/ListWatch', file);
+  }
+  return calls;
+}
+
