@@ -13,6 +13,7 @@
 import { watch } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { NodeInventory } from '#core/gpu/inventory.ts';
+import { onShutdownSignal } from '#core/http/graceful-shutdown.ts';
 import { listenHost } from '#core/http/listen-host.ts';
 import { loadKubeConfig } from '#core/kube/client.ts';
 import { buildDispatcherApp } from './app.ts';
@@ -32,6 +33,9 @@ const env = (name: string, fallback?: string): string => {
   if (value === undefined) throw new ConfigError(`environment variable ${name} is not set (the chart sets it)`);
   return value;
 };
+
+/** Set once the app listens: readiness reads it. */
+let shutdown: { draining: () => boolean } | undefined;
 
 const log: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component: 'supersonic-dispatcher' } });
 
@@ -63,7 +67,6 @@ async function main(): Promise<void> {
     onReady: (name, createdAt) => metrics.coldStartReady.observe({ model: name }, (Date.now() - createdAt) / 1000),
   });
   const placer = new Placer({ inventory, pods, config: () => config });
-  let shuttingDown = false;
   const app = buildDispatcherApp({
     config: () => config,
     namespace,
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
     logger: log,
     bodyLimit: config.limits.maxBodyBytes,
     verifier: () => verifier,
-    ready: () => (shuttingDown ? false : services.ready() && inventory.ready() && pods.ready()),
+    ready: () => (shutdown?.draining() ? false : services.ready() && inventory.ready() && pods.ready()),
   });
 
   // The kubelet swaps the ConfigMap's files through a symlink: watching the folder sees it.
@@ -111,23 +114,16 @@ async function main(): Promise<void> {
   app.log.info({ host, listening: why, namespace, instance }, 'serving');
   await started;
 
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    app.log.info({ signal }, 'shutting down: readiness off, draining');
-    // Let the endpoint controller take this pod out of the Service before we stop listening.
-    await new Promise((resolve) => setTimeout(resolve, Number(env('SHUTDOWN_DELAY_MS', '5000'))));
-    // close() stops accepting and resolves when every request in flight, streams too, is done.
-    await app.close();
-    watcher.close();
-    clearInterval(sweep);
-    inventory.stop();
-    pods.stop();
-    services.stop();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  shutdown = onShutdownSignal(app, {
+    delayMs: Number(env('SHUTDOWN_DELAY_MS', '5000')),
+    cleanup: () => {
+      watcher.close();
+      clearInterval(sweep);
+      inventory.stop();
+      pods.stop();
+      services.stop();
+    },
+  });
 }
 
 main().catch((err) => {

@@ -6,61 +6,28 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Cluster } from '../helpers/cluster/control-plane.ts';
-import { deleteNode, putNode, type NodeShape } from '../helpers/cluster/nodes.ts';
-import { createNamespace, sharedCluster, type TestNamespace } from '../helpers/cluster/shared.ts';
 import { counterValue, dispatcherValues, startDispatcher, type DispatcherUnderTest } from '../helpers/dispatcher/dispatcher-under-test.ts';
-import { playKnative, type KnativeStandIn, type KnativeVerdict } from '../helpers/dispatcher/knative-stand-in.ts';
-import { startOpenAiServer, type ModelServer } from '../helpers/model-servers.ts';
-import { A100_SXM4_80GB, operatorNode } from '../webhook/gpu/operator-nodes.ts';
+import { dispatcherTestBed, TEST_BED_RESOURCES, type TestBed } from '../helpers/dispatcher/test-bed.ts';
 import { isValidDns1035, serviceNameFor } from '../../dispatcher/src/knative/model-name.ts';
 import { MODEL_ID_ANNOTATION } from '../../dispatcher/src/knative/service-spec.ts';
 
-interface Context {
-  cluster: Cluster;
-  namespace: TestNamespace;
-  node: string;
-  model: ModelServer;
-  knative: KnativeStandIn;
+interface Context extends TestBed {
   dispatchers: DispatcherUnderTest[];
-  /** What the stand-in answers for a Service, by model id; Ready at the stand-in by default. */
-  verdicts: Map<string, KnativeVerdict>;
 }
 
 const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
-const MIG_RESOURCES = ['nvidia.com/mig-1g.10gb', 'nvidia.com/mig-3g.40gb'];
+const MIG_RESOURCES = TEST_BED_RESOURCES;
 
 const e2e = suite<Context>('dispatcher: against the real API server', {} as Context);
 
 e2e.before(async (context) => {
-  context.cluster = await sharedCluster();
-  context.namespace = await createNamespace(context.cluster, 'dispatcher');
-  // One A100 split by mig-parted into 3× 1g.10gb and 1× 3g.40gb, labelled as GFD labels it.
-  context.node = `disp-a100-${context.namespace.name.slice(-6)}`;
-  const node = operatorNode({
-    name: context.node,
-    gpu: A100_SXM4_80GB,
-    count: 1,
-    migStrategy: 'mixed',
-    pluginConfig: 'mig-mixed',
-    setup: { kind: 'mig', devices: { '1g.10gb': 3, '3g.40gb': 1 }, config: 'custom-3x1g.10gb-1x3g.40gb' },
-  });
-  await putNode(context.cluster, node as NodeShape);
-  context.model = await startOpenAiServer({ chunks: 3, intervalMs: 5 });
-  context.verdicts = new Map();
-  context.knative = playKnative(context.cluster, context.namespace.name, (service) => {
-    const modelId = service.metadata.annotations?.[MODEL_ID_ANNOTATION] ?? '';
-    return context.verdicts.get(modelId) ?? { ready: true, url: context.model.url };
-  });
+  Object.assign(context, await dispatcherTestBed('dispatcher', { chunks: 3, intervalMs: 5 }));
   context.dispatchers = [];
 });
 
 e2e.after(async (context) => {
-  context.knative?.stop();
   await Promise.all((context.dispatchers ?? []).map((d) => d.stop()));
-  await context.model?.close();
-  if (context.node) await deleteNode(context.cluster, context.node);
-  await context.namespace?.remove();
+  await context.remove?.();
 });
 
 async function dispatcher(context: Context, instance = 'release-a', overrides: Record<string, unknown> = {}): Promise<DispatcherUnderTest> {

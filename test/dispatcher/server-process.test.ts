@@ -7,50 +7,29 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
-import type { Cluster } from '../helpers/cluster/control-plane.ts';
-import { deleteNode, putNode, type NodeShape } from '../helpers/cluster/nodes.ts';
-import { createNamespace, sharedCluster, type TestNamespace } from '../helpers/cluster/shared.ts';
 import { startDispatcherProcess, type DispatcherProcess } from '../helpers/dispatcher/dispatcher-process.ts';
 import { dispatcherValues } from '../helpers/dispatcher/dispatcher-under-test.ts';
-import { playKnative, type KnativeStandIn } from '../helpers/dispatcher/knative-stand-in.ts';
-import { startOpenAiServer, type ModelServer } from '../helpers/model-servers.ts';
-import { A100_SXM4_80GB, operatorNode } from '../webhook/gpu/operator-nodes.ts';
+import { dispatcherTestBed, TEST_BED_RESOURCES, type TestBed } from '../helpers/dispatcher/test-bed.ts';
 import { MODEL_ID_ANNOTATION } from '../../dispatcher/src/knative/service-spec.ts';
 
-interface Context {
-  cluster: Cluster;
-  namespace: TestNamespace;
-  node: string;
-  model: ModelServer;
-  knative: KnativeStandIn;
+interface Context extends TestBed {
   processes: DispatcherProcess[];
 }
 
 const process_ = suite<Context>('dispatcher process: two replicas, SIGTERM, configuration reload', {} as Context);
 
 process_.before(async (context) => {
-  context.cluster = await sharedCluster();
-  context.namespace = await createNamespace(context.cluster, 'dispatcher-process');
-  context.node = `disp-proc-a100-${context.namespace.name.slice(-6)}`;
-  await putNode(context.cluster, operatorNode({
-    name: context.node, gpu: A100_SXM4_80GB, count: 1, migStrategy: 'mixed', pluginConfig: 'mig-mixed',
-    setup: { kind: 'mig', devices: { '1g.10gb': 3, '3g.40gb': 1 }, config: 'custom-3x1g.10gb-1x3g.40gb' },
-  }) as NodeShape);
   // Slow enough that a stream is still running when SIGTERM comes.
-  context.model = await startOpenAiServer({ chunks: 20, intervalMs: 50 });
-  context.knative = playKnative(context.cluster, context.namespace.name, () => ({ ready: true, url: context.model.url }));
+  Object.assign(context, await dispatcherTestBed('dispatcher-process', { chunks: 20, intervalMs: 50 }));
   context.processes = [];
 });
 
 process_.after(async (context) => {
-  context.knative?.stop();
   await Promise.all((context.processes ?? []).map((p) => p.close()));
-  await context.model?.close();
-  if (context.node) await deleteNode(context.cluster, context.node);
-  await context.namespace?.remove();
+  await context.remove?.();
 });
 
-const VALUES = () => dispatcherValues({ gpuResources: ['nvidia.com/mig-1g.10gb', 'nvidia.com/mig-3g.40gb'], readyTimeoutSeconds: 20 });
+const VALUES = () => dispatcherValues({ gpuResources: TEST_BED_RESOURCES, readyTimeoutSeconds: 20 });
 
 async function start(context: Context, instance: string, values = VALUES()): Promise<DispatcherProcess> {
   const started = await startDispatcherProcess({ kubeconfig: context.cluster.kubeconfig, namespace: context.namespace.name, instance, values });

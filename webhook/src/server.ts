@@ -19,6 +19,7 @@ import { loadKubeConfig } from '#core/kube/client.ts';
 import { applySecureContext, watchCertificateFiles, type KeyAndCertificate } from '#core/tls/reload.ts';
 import { claimLookup } from './claim-lookup.ts';
 import { serverLimits } from './server-limits.ts';
+import { onShutdownSignal } from '#core/http/graceful-shutdown.ts';
 import { listenHost } from '#core/http/listen-host.ts';
 import { SERVING_TLS_OPTIONS } from '#core/tls/policy.ts';
 
@@ -27,6 +28,9 @@ const env = (name: string, fallback?: string): string => {
   if (value === undefined) throw new ConfigError(`environment variable ${name} is not set (the chart sets it)`);
   return value;
 };
+
+/** Set once the app listens: readiness and the drain of connections read it. */
+let shutdown: { draining: () => boolean } | undefined;
 
 /** One JSON logger for start-up and for fastify, so a failing start is never silent. */
 const log: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component: 'supersonic-webhook' } });
@@ -40,7 +44,6 @@ async function main(): Promise<void> {
   let certificateExpiry: number | undefined;
   const metrics = createWebhookMetrics({ nodeView: () => inventory.status(), certificateExpiry: () => certificateExpiry });
   const inventoryStarted = inventory.start(kubeConfig);
-  let shuttingDown = false;
 
   // The first certificate, then every renewal, without a restart.
   let onCertificate: (pair: KeyAndCertificate) => void = () => {};
@@ -55,8 +58,8 @@ async function main(): Promise<void> {
     metrics,
     // A node view stale past its bound (no list for 10 minutes and no watch) takes the replica
     // out of the Service: GPU placement from it could be wrong, and another replica may be fine.
-    ready: () => (shuttingDown ? false : !inventory.ready() ? false : inventory.stale() ? 'node view stale' : true),
-    draining: () => shuttingDown,
+    ready: () => (shutdown?.draining() ? false : !inventory.ready() ? false : inventory.stale() ? 'node view stale' : true),
+    draining: () => shutdown?.draining() ?? false,
     deps: {
       config,
       ownNamespace: namespace,
@@ -78,19 +81,13 @@ async function main(): Promise<void> {
   app.log.info({ limits, host, listening: why }, 'serving');
   await inventoryStarted;
 
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    app.log.info({ signal }, 'shutting down: readiness off, draining');
-    // Let the endpoint controller take this pod out of the Service before we stop listening.
-    await new Promise((resolve) => setTimeout(resolve, Number(env('SHUTDOWN_DELAY_MS', '5000'))));
-    await app.close();
-    inventory.stop();
-    await stopTls();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  shutdown = onShutdownSignal(app, {
+    delayMs: Number(env('SHUTDOWN_DELAY_MS', '5000')),
+    cleanup: async () => {
+      inventory.stop();
+      await stopTls();
+    },
+  });
 }
 
 let stopTls: () => Promise<void> = async () => {};
