@@ -19,7 +19,7 @@ import type { RequestLimits } from './limits.ts';
 import type { DispatcherMetrics } from './metrics.ts';
 import { secretNameFor, serviceNameFor } from './knative/model-name.ts';
 import type { ModelObjects, ModelServices } from './knative/model-services.ts';
-import { buildSecret, buildService, type Family } from './knative/service-spec.ts';
+import { buildSecret, buildService, familyAutoscaling, familyOf } from './knative/service-spec.ts';
 import type { Placer } from './placement/placer.ts';
 import { forward } from './proxy/forward.ts';
 import { parseRequest, type DispatchRequest } from './request/parse-request.ts';
@@ -97,6 +97,7 @@ export function buildDispatcherApp(deps: DispatcherDeps): FastifyInstance {
           return deps.services.ensure(name, () => modelObjects(deps, config, dispatch, name)).finally(() => deps.placer.release(name));
         }));
       const stream = dispatch.upstream.stream ? 'true' : 'false';
+      const autoscaling = familyAutoscaling(config, familyOf(config, dispatch.modelId));
       if (coldSince === undefined) deps.metrics.overheadSeconds.observe({ stream }, (performance.now() - received) / 1000);
       const timings = await forward(reply, {
         baseUrl: url,
@@ -104,8 +105,8 @@ export function buildDispatcherApp(deps: DispatcherDeps): FastifyInstance {
         requestId: request.id,
         upstream: dispatch.upstream,
         agent: deps.agent,
-        responseStartTimeoutMs: config.autoscaling.responseStartTimeoutSeconds * 1000,
-        totalTimeoutMs: config.autoscaling.timeoutSeconds * 1000,
+        responseStartTimeoutMs: autoscaling.responseStartTimeoutSeconds * 1000,
+        totalTimeoutMs: autoscaling.timeoutSeconds * 1000,
       });
       deps.metrics.requests.inc({ model: name, outcome: timings.outcome === 'ok' ? `${Math.floor(timings.status / 100)}xx` : timings.outcome });
       deps.metrics.upstreamSeconds.observe({ model: name, stream }, timings.totalMs / 1000);
@@ -132,7 +133,7 @@ export function buildDispatcherApp(deps: DispatcherDeps): FastifyInstance {
 /** The Service (and Secret) of a model that has none: its share is chosen now, from what is free. */
 function modelObjects(deps: DispatcherDeps, config: DispatcherValues, dispatch: DispatchRequest, name: string): ModelObjects {
   const share = deps.placer.place(name, dispatch.modelId, dispatch.gpuMemory?.text);
-  const family = (config.models?.[dispatch.modelId]?.family ?? config.defaultFamily) as Family;
+  const family = familyOf(config, dispatch.modelId);
   const siteSecret = config.env.siteSecret;
   // The site's credentials win: a caller's own token then never reaches the model server.
   const secretKeys = siteSecret ? (config.env.secret ?? []) : Object.keys(dispatch.secretEnv);

@@ -1664,6 +1664,35 @@ export interface Values {
          * Environment variable that carries the model id.
          */
         modelIdEnv?: string;
+        /**
+         * A model-server family's own Knative autoscaling and timeouts, each key over the same key of dispatcher.autoscaling (a Triton model may start in seconds and answer in milliseconds; an LLM needs long timeouts). Keys left out keep dispatcher.autoscaling's.
+         */
+        autoscaling?: {
+          /**
+           * Pods kept when idle.
+           */
+          minScale?: number;
+          /**
+           * Most pods per model.
+           */
+          maxScale?: number;
+          /**
+           * Concurrent requests per pod the autoscaler aims at.
+           */
+          target?: number;
+          /**
+           * How long the last pod stays after traffic stops.
+           */
+          scaleToZeroRetention?: string;
+          /**
+           * Longest request.
+           */
+          timeoutSeconds?: number;
+          /**
+           * Longest wait for the first byte of an answer.
+           */
+          responseStartTimeoutSeconds?: number;
+        };
       };
       /**
        * vLLM's OpenAI-compatible server.
@@ -1693,6 +1722,35 @@ export interface Values {
          * Environment variable that carries the model id.
          */
         modelIdEnv?: string;
+        /**
+         * A model-server family's own Knative autoscaling and timeouts, each key over the same key of dispatcher.autoscaling (a Triton model may start in seconds and answer in milliseconds; an LLM needs long timeouts). Keys left out keep dispatcher.autoscaling's.
+         */
+        autoscaling?: {
+          /**
+           * Pods kept when idle.
+           */
+          minScale?: number;
+          /**
+           * Most pods per model.
+           */
+          maxScale?: number;
+          /**
+           * Concurrent requests per pod the autoscaler aims at.
+           */
+          target?: number;
+          /**
+           * How long the last pod stays after traffic stops.
+           */
+          scaleToZeroRetention?: string;
+          /**
+           * Longest request.
+           */
+          timeoutSeconds?: number;
+          /**
+           * Longest wait for the first byte of an answer.
+           */
+          responseStartTimeoutSeconds?: number;
+        };
       };
       /**
        * NVIDIA Triton (HTTP on 8000; its generate extension for LLMs).
@@ -1722,6 +1780,35 @@ export interface Values {
          * Environment variable that carries the model id.
          */
         modelIdEnv?: string;
+        /**
+         * A model-server family's own Knative autoscaling and timeouts, each key over the same key of dispatcher.autoscaling (a Triton model may start in seconds and answer in milliseconds; an LLM needs long timeouts). Keys left out keep dispatcher.autoscaling's.
+         */
+        autoscaling?: {
+          /**
+           * Pods kept when idle.
+           */
+          minScale?: number;
+          /**
+           * Most pods per model.
+           */
+          maxScale?: number;
+          /**
+           * Concurrent requests per pod the autoscaler aims at.
+           */
+          target?: number;
+          /**
+           * How long the last pod stays after traffic stops.
+           */
+          scaleToZeroRetention?: string;
+          /**
+           * Longest request.
+           */
+          timeoutSeconds?: number;
+          /**
+           * Longest wait for the first byte of an answer.
+           */
+          responseStartTimeoutSeconds?: number;
+        };
       };
     };
     /**
@@ -1804,7 +1891,7 @@ export interface Values {
       }[];
     };
     /**
-     * Knative autoscaling of each model's Service (its revision template's annotations).
+     * Knative autoscaling of each model's Service (its revision template's annotations); a family may override any key (families.<family>.autoscaling).
      */
     autoscaling: {
       /**
@@ -1913,6 +2000,12 @@ export interface Values {
          */
         tolerationSeconds?: number;
       }[];
+      /**
+       * Affinity of model pods (e.g. required node affinity on nvidia.com/gpu.product); needs kubernetes.podspec-affinity: enabled.
+       */
+      affinity?: {
+        [k: string]: unknown | undefined;
+      };
     };
     /**
      * A NetworkPolicy that limits who may call the dispatcher (who may ask for GPUs).

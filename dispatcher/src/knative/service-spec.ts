@@ -57,9 +57,22 @@ export function modelLabels(instance: string): Record<string, string> {
   return { [MANAGED_BY_LABEL]: MANAGED_BY, [INSTANCE_LABEL]: instance };
 }
 
+export type Autoscaling = DispatcherValues['autoscaling'];
+
+/** dispatcher.autoscaling with the family's own keys over it. */
+export function familyAutoscaling(config: DispatcherValues, family: Family): Autoscaling {
+  const own = Object.fromEntries(Object.entries(config.families[family]?.autoscaling ?? {}).filter(([, value]) => value !== undefined));
+  return { ...config.autoscaling, ...own };
+}
+
+/** The family of a model: its own in dispatcher.models, else defaultFamily. */
+export function familyOf(config: DispatcherValues, modelId: string): Family {
+  return (config.models?.[modelId]?.family ?? config.defaultFamily) as Family;
+}
+
 export function buildService(config: DispatcherValues, input: ModelSpecInput): KnativeService {
   const family = config.families[input.family];
-  const { autoscaling } = config;
+  const autoscaling = familyAutoscaling(config, input.family);
   const env = [
     { name: family.modelIdEnv ?? 'MODEL_ID', value: input.modelId },
     ...Object.entries(input.env)
@@ -94,6 +107,7 @@ export function buildService(config: DispatcherValues, input: ModelSpecInput): K
     ...(features.runtimeClassName ? { runtimeClassName: features.runtimeClassName } : {}),
     ...(Object.keys(features.nodeSelector ?? {}).length ? { nodeSelector: features.nodeSelector } : {}),
     ...(features.tolerations?.length ? { tolerations: features.tolerations } : {}),
+    ...(Object.keys(features.affinity ?? {}).length ? { affinity: features.affinity } : {}),
   };
   const labels = modelLabels(input.instance);
   return {
