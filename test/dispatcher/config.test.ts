@@ -5,11 +5,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ConfigError, loadDispatcherConfig } from '../../dispatcher/src/config.ts';
+import { loadDispatcherConfig } from '../../dispatcher/src/config.ts';
+import { configError } from '../helpers/config-dir.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
 import { dispatcherValues } from '../helpers/dispatcher/dispatcher-under-test.ts';
 
@@ -17,17 +16,7 @@ const config = suite('dispatcher: configuration at start');
 const SCHEMA = join(REPO_ROOT, 'chart/supersonic/values.schema.json');
 
 function load(text: string): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'dispatcher-config-'));
-  try {
-    writeFileSync(join(dir, 'dispatcher.yaml'), text);
-    loadDispatcherConfig(dir, SCHEMA);
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.message;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return configError({ 'dispatcher.yaml': text }, (dir) => loadDispatcherConfig(dir, SCHEMA));
 }
 
 config('the chart\'s defaults load', () => {

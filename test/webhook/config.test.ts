@@ -6,11 +6,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../../webhook/src/config.ts';
+import { loadConfig } from '../../webhook/src/config.ts';
+import { configError } from '../helpers/config-dir.ts';
 import { REPO_ROOT } from '../helpers/helm.ts';
 import { testConfig } from '../helpers/webhook.ts';
 
@@ -22,18 +21,7 @@ function load(namespaceDefaults: Record<string, Record<string, unknown>>, change
   const { values, authSidecarBootstrap } = testConfig();
   values.injection.namespaceDefaults = namespaceDefaults as never;
   change?.(values);
-  const dir = mkdtempSync(join(tmpdir(), 'webhook-config-'));
-  try {
-    writeFileSync(join(dir, 'webhook.yaml'), stringify(values));
-    writeFileSync(join(dir, 'auth-sidecar.yaml'), authSidecarBootstrap!);
-    loadConfig(dir, SCHEMA);
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.message;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return configError({ 'webhook.yaml': stringify(values), 'auth-sidecar.yaml': authSidecarBootstrap! }, (dir) => loadConfig(dir, SCHEMA));
 }
 
 config('good namespace defaults load', () => {
