@@ -39,11 +39,11 @@ placer('a share given to a cold model is reserved until release: the next model 
   assert.is(p.place('svc-b', 'org/B', '20Gi').resource, 'nvidia.com/mig-3g.40gb');
 });
 
-placer('a model no share can ever hold: 503 without Retry-After', () => {
+placer('a model no share can ever hold: 503 with a long Retry-After (the cluster must change first)', () => {
   const p = new Placer({ inventory: NodeInventory.fromNodes([mixed()]), pods: noPods, config: () => dispatcherValues() });
   const error = refused(() => p.place('svc', 'org/Huge', '200Gi'));
   assert.is(error.status, 503);
-  assert.is(error.retryAfterSeconds, undefined);
+  assert.is(error.retryAfterSeconds, 300);
 });
 
 placer('nvidia.com/gpu meaning 10 GiB slices on one node and 45 GiB GPUs on another is not given to a 20 GiB model', () => {

@@ -52,8 +52,9 @@ export class Placer {
       } else choice = anywhere;
     }
     if (!choice.ok) {
-      // Retry-After only when a share that fits exists but is in use: else a retry cannot help.
-      throw new DispatchError(503, `${modelId} needs ${need.detail}: ${choice.message}`, choice.retryable ? 30 : undefined);
+      // A share that fits but is in use may be free in half a minute; when none is large enough,
+      // only the cluster (or the configuration) changing helps, so the client is told to wait long.
+      throw new DispatchError(503, `${modelId} needs ${need.detail}: ${choice.message}`, choice.retryable ? 30 : 300);
     }
     this.reserved.set(name, {
       metadata: { name: `reserved-${name}` },
