@@ -114,24 +114,28 @@ interface Context {
   target: string;
 }
 
-const forwarding = suite<Context>('dispatcher forward: answers pass through');
+/** Both stand-ins and a proxy in front of them for the whole suite, knobs reset before each test. */
+function withStandIns(test: ReturnType<typeof suite<Context>>, proxyOptions?: Settings): void {
+  test.before(async (context) => {
+    context.tgi = await startTgiServer();
+    context.openai = await startOpenAiServer();
+    context.target = context.tgi.url;
+    context.proxy = await startProxy(() => context.target, proxyOptions);
+  });
+  test.after(async ({ tgi, openai, proxy }) => {
+    await proxy.close();
+    await tgi.close();
+    await openai.close();
+  });
+  test.before.each((context) => {
+    context.tgi.knobs = {};
+    context.openai.knobs = {};
+    context.target = context.tgi.url;
+  });
+}
 
-forwarding.before(async (context) => {
-  context.tgi = await startTgiServer();
-  context.openai = await startOpenAiServer();
-  context.target = context.tgi.url;
-  context.proxy = await startProxy(() => context.target);
-});
-forwarding.after(async ({ tgi, openai, proxy }) => {
-  await proxy.close();
-  await tgi.close();
-  await openai.close();
-});
-forwarding.before.each((context) => {
-  context.tgi.knobs = {};
-  context.openai.knobs = {};
-  context.target = context.tgi.url;
-});
+const forwarding = suite<Context>('dispatcher forward: answers pass through');
+withStandIns(forwarding);
 
 forwarding('a plain answer: the same status and body; x-request-id, content-type and accept reach the model server', async ({ tgi, proxy }) => {
   const direct = await post(`${tgi.url}/generate`, { inputs: 'Hi ' });
@@ -215,22 +219,7 @@ forwarding('OpenAI chat with stream: true: data chunks then [DONE]', async (cont
 
 const failures = suite<Context>('dispatcher forward: failures');
 
-failures.before(async (context) => {
-  context.tgi = await startTgiServer();
-  context.openai = await startOpenAiServer();
-  context.target = context.tgi.url;
-  context.proxy = await startProxy(() => context.target, { responseStartTimeoutMs: 300, totalTimeoutMs: 1500 });
-});
-failures.after(async ({ tgi, openai, proxy }) => {
-  await proxy.close();
-  await tgi.close();
-  await openai.close();
-});
-failures.before.each((context) => {
-  context.tgi.knobs = {};
-  context.openai.knobs = {};
-  context.target = context.tgi.url;
-});
+withStandIns(failures, { responseStartTimeoutMs: 300, totalTimeoutMs: 1500 });
 
 failures('a stream cut mid-way: the events before it, then one error event, then a clean end', async ({ tgi, proxy }) => {
   tgi.knobs = { chunks: 6, intervalMs: 20, cutAfter: 2 };
