@@ -18,13 +18,28 @@ export interface LoadedSection<T> {
 }
 
 /**
+ * The chart's schema, read once per file: it is part of the image and never changes, and the
+ * validator keeps its compiled form per schema object, so a ConfigMap reload (the kubelet's
+ * symlink swap fires several change events) does not parse and compile it again each time.
+ */
+const schemas = new Map<string, Record<string, unknown>>();
+function chartSchema(schemaFile: string): Record<string, unknown> {
+  let schema = schemas.get(schemaFile);
+  if (!schema) {
+    schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as Record<string, unknown>;
+    schemas.set(schemaFile, schema);
+  }
+  return schema;
+}
+
+/**
  * Reads `file` (YAML) as the values section `section` (e.g. ['webhook']) and checks it against
  * the chart's schema in `schemaFile`. `mountedBy` says where the file should come from, for the
  * message when it is missing.
  */
 export function loadSection<T>(file: string, schemaFile: string, section: string[], mountedBy: string): LoadedSection<T> {
   if (!existsSync(file)) throw new ConfigError(`${file} is missing: ${mountedBy}`);
-  const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as Record<string, unknown>;
+  const schema = chartSchema(schemaFile);
   const result = validateValuesText(schema, readFileSync(file, 'utf8'), { section });
   if (result.parseError) throw new ConfigError(formatProblem(file, result.parseError));
   const errors = result.problems.filter((p: Problem) => p.severity === 'error');
