@@ -12,21 +12,14 @@
  */
 import { watch } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { NodeInventory } from '#core/gpu/inventory.ts';
 import { onShutdownSignal } from '#core/http/graceful-shutdown.ts';
 import { listenHost } from '#core/http/listen-host.ts';
 import { loadKubeConfig } from '#core/kube/client.ts';
-import { buildDispatcherApp } from './app.ts';
 import { loadAuthSettings } from './auth/auth-config.ts';
+import { createDispatcher } from './dispatcher.ts';
 import { JwtVerifier } from './auth/jwt-verifier.ts';
 import { ConfigError, loadDispatcherConfig, type DispatcherValues } from './config.ts';
 import { sweepIdleModels } from './knative/idle-sweep.ts';
-import { ModelServices } from './knative/model-services.ts';
-import { RequestLimits } from './limits.ts';
-import { createDispatcherMetrics } from './metrics.ts';
-import { GpuPods } from './placement/gpu-pods.ts';
-import { Placer } from './placement/placer.ts';
-import { createUpstreamAgent } from './proxy/forward.ts';
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] || fallback;
@@ -49,38 +42,22 @@ async function main(): Promise<void> {
   let authSettings = loadAuthSettings(configDir);
   let verifier = authSettings ? new JwtVerifier(authSettings) : undefined;
   log.info({ tokens: authSettings ? `checked (issuer ${authSettings.issuer})` : 'not checked (no auth.yaml)' }, 'caller authentication');
-  const namespace = env('SERVICE_NAMESPACE', env('POD_NAMESPACE'));
+  // The models' namespace; the release's when the chart sets none (it always sets it).
+  const namespace = process.env.SERVICE_NAMESPACE || env('POD_NAMESPACE');
   const instance = env('RELEASE_NAME');
   const kubeConfig = loadKubeConfig();
 
-  const inventory = new NodeInventory({ onError: (err) => log.warn({ err }, 'node watch: retrying') });
-  const pods = new GpuPods(kubeConfig, (err) => log.warn({ err }, 'pod watch: retrying'));
-  const limits = new RequestLimits(() => config.limits);
-  const metrics = createDispatcherMetrics({ inFlight: () => limits.status().inFlight, queued: () => limits.status().queued });
-  const services = new ModelServices({
+  const dispatcher = createDispatcher({
     kubeConfig,
     namespace,
     instance,
-    readyTimeoutMs: () => config.readyTimeoutSeconds * 1000,
-    onError: (err) => log.warn({ err }, 'Knative Services: retrying'),
-    onCreated: (name) => metrics.servicesCreated.inc({ model: name }),
-    onReady: (name, createdAt) => metrics.coldStartReady.observe({ model: name }, (Date.now() - createdAt) / 1000),
-  });
-  const placer = new Placer({ inventory, pods, config: () => config });
-  const app = buildDispatcherApp({
     config: () => config,
-    namespace,
-    instance,
-    services,
-    placer,
-    limits,
-    metrics,
-    agent: createUpstreamAgent(),
-    logger: log,
-    bodyLimit: config.limits.maxBodyBytes,
     verifier: () => verifier,
-    ready: () => (shutdown?.draining() ? false : services.ready() && inventory.ready() && pods.ready()),
+    logger: log,
+    onWatchError: (what, err) => log.warn({ err }, `${what}: retrying`),
+    draining: () => shutdown?.draining() ?? false,
   });
+  const { app, services } = dispatcher;
 
   // The kubelet swaps the ConfigMap's files through a symlink: watching the folder sees it.
   const watcher = watch(configDir, () => {
@@ -100,7 +77,7 @@ async function main(): Promise<void> {
     }
   });
 
-  const started = Promise.all([inventory.start(kubeConfig), pods.start(), services.start()]);
+  const started = dispatcher.start();
   const sweep = setInterval(() => {
     void sweepIdleModels(services, config.idleDeleteAfterMinutes * 60_000, Date.now()).then(
       (removed) => removed.length && log.info({ removed }, 'removed idle models'),
@@ -119,9 +96,7 @@ async function main(): Promise<void> {
     cleanup: () => {
       watcher.close();
       clearInterval(sweep);
-      inventory.stop();
-      pods.stop();
-      services.stop();
+      dispatcher.stop();
     },
   });
 }
