@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../helm.ts';
 
 export const LUA_FILTER = join(REPO_ROOT, 'chart/supersonic/files/envoy-load-shedder.lua');
-export const LUA_FILTER_TEMPLATE = join(REPO_ROOT, 'generator/templates/chart/files/envoy-load-shedder.lua.hbs');
+export const LUA_FILTER_SOURCE = join(REPO_ROOT, 'generator/templates/chart/files/envoy-load-shedder.lua');
 const HARNESS = join(REPO_ROOT, 'test/helpers/envoy/lua-harness.lua');
 
 /** The reply the harness gives to the filter's Prometheus httpCall for one request. */
