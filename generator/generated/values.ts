@@ -1018,9 +1018,27 @@ export interface Values {
     };
   };
   /**
-   * The Prometheus that holds the server-load metric, read by Envoy's rate limiter.
+   * The Prometheus that holds the server-load metric, read by KEDA, Envoy's load shedder, Grafana and the metrics collector: an external one (`prometheus.external`), or the chart's own (`prometheus.enabled`).
    */
   prometheus: {
+    /**
+     * Run a Prometheus for this release, scraping only its own namespace. Ignored when `prometheus.external.enabled` is set: the external one is read instead.
+     */
+    enabled: boolean;
+    /**
+     * The bundled Prometheus server (SuperSONIC 0.3.1's subchart keys where they still apply).
+     */
+    server: {
+      /**
+       * The bundled Prometheus's Service, `<instance>-prometheus-server`.
+       */
+      service: {
+        /**
+         * Port of the Service.
+         */
+        servicePort: number;
+      };
+    };
     /**
      * A Prometheus that already runs, inside or outside the cluster.
      */

@@ -57,14 +57,6 @@ Call with (dict "url" "https://prom.example.org:9090/prometheus" "scheme" "https
 {{- end }}
 
 {{/*
-The Prometheus that holds the server-load metric: prometheus.external.url, where a scheme,
-port or path prefix written in the URL wins over prometheus.external.scheme and .port.
-*/}}
-{{- define "supersonic.prometheus.address" -}}
-{{- include "supersonic.parseUrl" (dict "url" .Values.prometheus.external.url "scheme" .Values.prometheus.external.scheme "port" .Values.prometheus.external.port) -}}
-{{- end }}
-
-{{/*
 The JWKS server, from envoy.auth.jwt_remote_jwks_uri; envoy.auth.port applies when the URI
 names no port.
 */}}

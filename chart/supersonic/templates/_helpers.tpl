@@ -234,8 +234,7 @@ from 0.3.1.
 
 {{/* The Prometheus KEDA queries, as one URL: scheme://host:port[/path]. */}}
 {{- define "supersonic.keda.serverAddress" -}}
-{{- $prometheus := include "supersonic.prometheus.address" . | fromYaml -}}
-{{- printf "%s://%s:%d%s" $prometheus.scheme $prometheus.host (int $prometheus.port) $prometheus.path -}}
+{{- include "supersonic.prometheus.url" . -}}
 {{- end }}
 
 {{/*
@@ -274,8 +273,8 @@ clamp_max(sum(rate(envoy_cluster_upstream_rq_total{ {{- $selector -}} }[{{ $wind
 {{- if gt $min $max -}}
   {{- fail (printf "keda.minReplicaCount (%d) is above keda.maxReplicaCount (%d)" $min $max) -}}
 {{- end -}}
-{{- if not (and .Values.prometheus.external.enabled .Values.prometheus.external.url) -}}
-  {{- fail "keda.enabled needs a Prometheus to read the load from: set prometheus.external.enabled and prometheus.external.url (KEDA's operator queries it)" -}}
+{{- if not (include "supersonic.prometheus.available" .) -}}
+  {{- fail "keda.enabled needs a Prometheus to read the load from: set prometheus.external.enabled and prometheus.external.url (KEDA's operator queries it), or prometheus.enabled for the chart's own" -}}
 {{- end -}}
 {{- if le (float64 .Values.serverLoadThreshold) 0.0 -}}
   {{- fail "keda.enabled needs serverLoadThreshold above 0: KEDA asks for load / threshold pods" -}}

@@ -41,8 +41,8 @@ Checks across Envoy values that JSON Schema cannot express; each message names t
     {{- fail "triton.service.ports needs a port named \"http\": Envoy checks Triton's health on it" -}}
   {{- end -}}
   {{- if .Values.envoy.rate_limiter.prometheus_based.enabled -}}
-    {{- if not (and .Values.prometheus.external.enabled .Values.prometheus.external.url) -}}
-      {{- fail "envoy.rate_limiter.prometheus_based.enabled needs a Prometheus to read the load from: set prometheus.external.enabled and prometheus.external.url" -}}
+    {{- if not (include "supersonic.prometheus.available" .) -}}
+      {{- fail "envoy.rate_limiter.prometheus_based.enabled needs a Prometheus to read the load from: set prometheus.external.enabled and prometheus.external.url, or prometheus.enabled for the chart's own" -}}
     {{- end -}}
   {{- end -}}
   {{- if .Values.envoy.auth.enabled -}}
