@@ -1205,6 +1205,42 @@ export interface Values {
     };
   };
   /**
+   * Grafana with this release's dashboards and datasources, from the chart's own templates.
+   */
+  grafana: {
+    /**
+     * Run Grafana for this release.
+     */
+    enabled: boolean;
+  };
+  /**
+   * Tempo, the trace store the OpenTelemetry collector writes to, from the chart's own templates.
+   */
+  tempo: {
+    /**
+     * Run Tempo for this release.
+     */
+    enabled: boolean;
+  };
+  /**
+   * The OpenTelemetry collector that receives Envoy's and Triton's traces, from the chart's own templates.
+   */
+  'opentelemetry-collector': {
+    /**
+     * Run an OpenTelemetry collector for this release.
+     */
+    enabled: boolean;
+  };
+  /**
+   * The GPU metrics endpoint for perf_analyzer's --collect-metrics, a mode of the chart's server image.
+   */
+  metricsCollector: {
+    /**
+     * Run the metrics collector for this release.
+     */
+    enabled: boolean;
+  };
+  /**
    * The admission webhook. In namespaces labelled `supersonic.fastmachinelearning.org/inject: enabled`, pods that ask for it through `supersonic.fastmachinelearning.org/*` annotations get GPU resources the cluster can actually offer (a MIG slice, an MPS share or whole GPUs), CVMFS repositories mounted read-only, and an Envoy sidecar that checks JWTs. See docs/webhook.md.
    */
   webhook: {
