@@ -2140,4 +2140,11 @@ export interface Values {
       }[];
     };
   };
+  /**
+   * @deprecated
+   * Deprecated and ignored, as SuperSONIC 0.3.1 ignored it (no template read it; one site file sets `ingress.enabled`). Each component has its own Ingress: `envoy.ingress` for clients, `grafana.ingress`, `prometheus.server.ingress` and `metricsCollector.ingress`.
+   */
+  ingress?: {
+    [k: string]: unknown | undefined;
+  };
 }

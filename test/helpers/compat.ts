@@ -54,7 +54,6 @@ export const STILL_CUT: Record<string, string> = {
   tempo: 'the bundled Tempo is not in the chart yet',
   'opentelemetry-collector': 'the bundled OpenTelemetry collector is not in the chart yet',
   metricsCollector: 'the metrics collector is not in the chart yet',
-  ingress: "values-geddes-cms.yaml's top-level ingress.enabled, a key 0.3.1 ignored, is not declared yet",
 };
 
 export interface SupportedPart {
