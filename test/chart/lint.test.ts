@@ -1,8 +1,12 @@
-/** `helm lint --strict` passes with Helm 4 and Helm 3, for the defaults and every golden case. */
+/**
+ * `helm lint --strict` passes with Helm 4 and Helm 3, for the defaults, every golden case and
+ * every SuperSONIC 0.3.1 site file.
+ */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CHART_DIR, HELM_VERSIONS, helm } from '../helpers/helm.ts';
+import { CHART_DIR, HELM_VERSIONS, helm, writeValuesFile } from '../helpers/helm.ts';
 import { loadGoldenCases } from '../helpers/golden.ts';
+import { loadCompatFiles, supportedPart } from '../helpers/compat.ts';
 
 const lint = suite('helm lint --strict');
 
@@ -17,6 +21,13 @@ for (const binary of HELM_VERSIONS) {
     for (const goldenCase of loadGoldenCases()) {
       const result = await helm(binary, ['lint', '--strict', CHART_DIR, '-f', goldenCase.valuesFile]);
       assert.is(result.code, 0, `${goldenCase.name}: ${result.stdout}${result.stderr}`);
+    }
+  });
+
+  lint(`${binary}: the chart with each SuperSONIC 0.3.1 site file`, async () => {
+    for (const file of loadCompatFiles()) {
+      const result = await helm(binary, ['lint', '--strict', CHART_DIR, '-f', writeValuesFile(supportedPart(file.values).values)]);
+      assert.is(result.code, 0, `${file.name}: ${result.stdout}${result.stderr}`);
     }
   });
 }
