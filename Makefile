@@ -20,7 +20,7 @@ DEMO_VALUES ?= docs/examples/values-cms-cvmfs.yaml
 DEMO_RELEASE ?= supersonic
 DEMO_NAMESPACE ?= cms
 
-.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle package publish-oci image demo clean
+.PHONY: help setup tools helm-node kube-binaries kube generate verify typecheck unit test bench bundle package publish-oci publish-npm image demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ publish-oci: package ## Push the chart archive in dist/ to an OCI registry: make
 	@test -n "$(REGISTRY)" || { echo "make publish-oci: set REGISTRY=<host>/<path>, e.g. ghcr.io/fastmachinelearning/charts"; exit 2; }
 	helm push dist/supersonic-*.tgz oci://$(REGISTRY) $(if $(PLAIN_HTTP),--plain-http,)
 
+# NPM_REGISTRY: where to publish (default: npm's own registry; a site mirror works too).
+publish-npm: package ## Publish `supersonic validate` (dist/fastmachinelearning-supersonic-<version>.tgz) to npm: make publish-npm [NPM_REGISTRY=<url>]
+	npm publish dist/fastmachinelearning-supersonic-*.tgz --access public $(if $(NPM_REGISTRY),--registry $(NPM_REGISTRY),)
+
 # PUSH=<registry>/<repository>[:tag] pushes it too (PLAIN_HTTP=1 for a registry without TLS).
 image: node_modules/.package-lock.json helm-node ## The servers' image as an OCI layout in dist/image, without Docker: reproducible, with an SBOM
 	node webhook/image/build-image.ts dist/image $(if $(PUSH),--push $(PUSH),) $(if $(PLAIN_HTTP),--plain-http,)
@@ -92,4 +96,4 @@ demo: node_modules/.package-lock.json helm-node generate ## Generate the chart, 
 	node test/demo/webhook.ts
 
 clean: ## Remove installed tools, scratch output and the servers' bundles
-	rm -rf .tools .out webhook/dist dispatcher/dist dist
+	rm -rf .tools .out webhook/dist dispatcher/dist metrics-collector/dist dist

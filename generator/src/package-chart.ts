@@ -9,13 +9,16 @@
  *                                                          (an override file sets few keys)
  *   dist/supersonic-validate.mjs                           `supersonic validate`, one file for Node 24,
  *                                                          the schema, defaults and archive inside
+ *   dist/fastmachinelearning-supersonic-<version>.tgz      the npm package of `supersonic validate`
+ *                                                          (`npm install -g <it>`, `make publish-npm`)
  *   dist/icon.svg, dist/artifacthub-repo.yaml              what Artifact Hub reads
  * MERGE_INDEX=<index.yaml> keeps the versions an earlier index lists (publishing next to them).
  * `make publish-oci REGISTRY=<host>/<path>` then pushes the archive (see the Makefile).
  */
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHART_DIR, editorSchemaFileName, schemaFileName } from './generate.ts';
@@ -42,6 +45,7 @@ export function packageChart(outDir: string, options: { helm: string; mergeIndex
   const published = JSON.parse(readFileSync(join(repoRoot, CHART_DIR, 'values.schema.json'), 'utf8'));
   writeFileSync(join(outDir, editorSchemaFileName(chart)), JSON.stringify(editorSchema(published), null, 2) + '\n');
   bundleValidator(join(outDir, VALIDATOR_FILE), archive, String(chart.version));
+  const npmPackage = packValidator(outDir, String(chart.version));
   copyFileSync(join(repoRoot, 'docs/assets/icon.svg'), join(outDir, 'icon.svg'));
   writeFileSync(
     join(outDir, 'artifacthub-repo.yaml'),
@@ -51,10 +55,59 @@ export function packageChart(outDir: string, options: { helm: string; mergeIndex
   );
   // Relative URLs: the index works wherever dist/ is served, on any host or port.
   helm(['repo', 'index', outDir, ...(options.mergeIndex ? ['--merge', options.mergeIndex] : [])]);
-  return { archive, files: ['index.yaml', `${chart.name}-${chart.version}.tgz`, schemaFileName(chart), editorSchemaFileName(chart), VALIDATOR_FILE, 'icon.svg', 'artifacthub-repo.yaml'] };
+  return { archive, files: ['index.yaml', `${chart.name}-${chart.version}.tgz`, schemaFileName(chart), editorSchemaFileName(chart), VALIDATOR_FILE, npmPackage, 'icon.svg', 'artifacthub-repo.yaml'] };
 }
 
-/** The bundled `supersonic validate`, relative to dist/: package.json's `bin` names it. */
+/** The npm package of the validator: scoped, so it cannot be confused with an unrelated `supersonic`. */
+export const NPM_PACKAGE = '@fastmachinelearning/supersonic';
+
+/** The file `npm pack` writes for NPM_PACKAGE at a version (the scope's `@` dropped, `/` made `-`). */
+export function npmPackageFile(version: string): string {
+  return `${NPM_PACKAGE.slice(1).replace('/', '-')}-${version}.tgz`;
+}
+
+/**
+ * The bundled validator (already in outDir) as an npm package beside it: one file and no
+ * dependencies (everything it needs is inside the bundle), so `npm install -g` of the archive or
+ * of the published name works offline, and `npx @fastmachinelearning/supersonic validate -f ...`
+ * runs it. The repository's own package.json stays private: it is the development workspace.
+ */
+function packValidator(outDir: string, version: string): string {
+  const staging = mkdtempSync(join(tmpdir(), 'supersonic-npm-'));
+  try {
+    copyFileSync(join(outDir, VALIDATOR_FILE), join(staging, VALIDATOR_FILE));
+    const repository = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    writeFileSync(join(staging, 'package.json'), JSON.stringify({
+      name: NPM_PACKAGE,
+      version,
+      description: 'supersonic validate: checks a SuperSONIC Helm values file against the chart, printing file:line:column: key: message for every problem.',
+      license: repository.license ?? 'MIT',
+      type: 'module',
+      bin: { supersonic: VALIDATOR_FILE },
+      files: [VALIDATOR_FILE],
+      engines: { node: '>=24' },
+      homepage: 'https://github.com/fastmachinelearning/SuperSONIC',
+    }, null, 2) + '\n');
+    writeFileSync(join(staging, 'README.md'), [
+      '# supersonic validate',
+      '',
+      "Checks a values file for the SuperSONIC Helm chart of the same version against the chart's schema and its cross-field rules, as `helm install` would, and prints every problem as `file:line:column: key: message` (with a suggestion for a misspelt key, the allowed values of an enum, the format of a quantity, and what replaced a SuperSONIC 0.3 key).",
+      '',
+      '    npx @fastmachinelearning/supersonic validate -f values.yaml',
+      '',
+      'Exit status: 0 valid, 1 problems found, 2 the file cannot be read or parsed. Needs Node 24; `helm` on PATH (or `HELM=<path>`) adds the checks the templates make.',
+      '',
+    ].join('\n'));
+    execFileSync('npm', ['pack', staging, '--pack-destination', outDir, '--silent'], { cwd: staging, encoding: 'utf8' });
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  const file = npmPackageFile(version);
+  if (!existsSync(join(outDir, file))) throw new Error(`npm pack wrote no ${join(outDir, file)}`);
+  return file;
+}
+
+/** The bundled `supersonic validate`, relative to dist/. */
 export const VALIDATOR_FILE = 'supersonic-validate.mjs';
 
 /**

@@ -7,13 +7,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { parse } from 'yaml';
-import { packageChart } from '../../generator/src/package-chart.ts';
+import { NPM_PACKAGE, npmPackageFile, packageChart } from '../../generator/src/package-chart.ts';
 import { schemaUrl } from '../../generator/src/generate.ts';
 import { editorSchema } from '../../generator/src/render/values-schema.ts';
 import { loadSchema } from '../../generator/src/schema/load.ts';
@@ -92,6 +92,34 @@ release('dist/ holds the archive, an index listing it by a relative URL, the sch
   assert.ok(served.endsWith(`supersonic-${VERSION}.editor.schema.json`), served);
   assert.equal(JSON.parse(readFileSync(served, 'utf8')), editorSchema(JSON.parse(readFileSync(join(REPO_ROOT, 'chart/supersonic/values.schema.json'), 'utf8'))));
   assert.ok(existsSync(join(dist, `schemas/supersonic-${VERSION}.values.schema.json`)), "Helm's own schema is published beside it");
+});
+
+release('the npm package installs offline without a checkout, and its `supersonic validate` exits 0, 1 and 2 as documented', ({ dist }) => {
+  const tarball = join(dist, npmPackageFile(VERSION));
+  assert.ok(existsSync(tarball), `${tarball} is missing`);
+  const prefix = mkdtempSync(join(tmpdir(), 'supersonic-npm-install-'));
+  try {
+    // --offline: the package has no dependencies, so nothing may need the registry.
+    const installed = spawnSync('npm', ['install', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], { encoding: 'utf8' });
+    assert.is(installed.status, 0, installed.stderr);
+    const manifest = JSON.parse(readFileSync(join(prefix, 'node_modules', NPM_PACKAGE, 'package.json'), 'utf8'));
+    assert.is(manifest.version, VERSION);
+    assert.equal(manifest.dependencies, undefined, 'one bundled file, nothing to fetch');
+    const bin = join(prefix, 'node_modules/.bin/supersonic');
+    const run = (text: string) => {
+      const file = join(prefix, 'values.yaml');
+      writeFileSync(file, text);
+      // No helm on PATH: the schema checks alone, as on a laptop without Helm.
+      return spawnSync(bin, ['validate', '-f', file], { cwd: prefix, encoding: 'utf8', env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } });
+    };
+    assert.is(run('triton:\n  replicas: 2\n').status, 0);
+    const typo = run('triton:\n  replica: 2\n');
+    assert.is(typo.status, 1, typo.stdout + typo.stderr);
+    assert.match(typo.stdout, 'values.yaml:2:3: triton.replica: unknown key (did you mean triton.replicas?)');
+    assert.is(run('triton: [unclosed\n').status, 2);
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
 });
 
 release('Chart.yaml lists every default image for mirroring and an icon; the packaged README links absolutely', async ({ dist }) => {
