@@ -1205,13 +1205,269 @@ export interface Values {
     };
   };
   /**
-   * Grafana with this release's dashboards and datasources, from the chart's own templates.
+   * Grafana with this release's dashboards and datasources, from the chart's own templates; and the dashboards as ConfigMaps labelled for kube-prometheus-stack's Grafana sidecar, so an existing Grafana shows them too.
    */
   grafana: {
     /**
-     * Run Grafana for this release.
+     * Run Grafana for this release (`<instance>-grafana`, Service port 80), reading the release's Prometheus (`prometheus.external` or the bundled one) and, with `tempo.enabled`, its Tempo.
      */
     enabled: boolean;
+    /**
+     * Grafana image, pinned; mirror it for an air-gapped site. Grafana runs as uid 472 with a read-only root filesystem; plugins are never downloaded at start-up.
+     */
+    image: string;
+    /**
+     * When the kubelet pulls the Grafana image.
+     */
+    imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    /**
+     * Secrets with registry credentials for a private Grafana image.
+     */
+    imagePullSecrets?: {
+      /**
+       * Name of a Secret of type kubernetes.io/dockerconfigjson in the release namespace.
+       */
+      name: string;
+    }[];
+    /**
+     * Login of Grafana's administrator (ignored with `admin.existingSecret`, which holds it).
+     */
+    adminUser: string;
+    /**
+     * Password of Grafana's administrator. Empty (the default): taken from `admin.existingSecret` if set, else generated once into the Secret `<instance>-grafana` and kept across upgrades (read back with Helm's `lookup`). Where `lookup` cannot run (`helm template`, client-side dry runs, some GitOps tools) a new random password is rendered each time; Grafana sets the password only on its first start (its database keeps the first one), so read the password the running Grafana uses from the Secret it started with, or set this or `admin.existingSecret`. SuperSONIC 0.3.1 defaulted to `admin`.
+     */
+    adminPassword: string;
+    /**
+     * The administrator's credentials from a Secret you manage, instead of `adminUser`/`adminPassword`.
+     */
+    admin: {
+      /**
+       * Secret in the release namespace holding the administrator's login and password; the chart then creates no Secret of its own.
+       */
+      existingSecret: string;
+      /**
+       * Key of `existingSecret` that holds the login.
+       */
+      userKey: string;
+      /**
+       * Key of `existingSecret` that holds the password.
+       */
+      passwordKey: string;
+    };
+    /**
+     * Where Grafana keeps its database (users, dashboards edited in the UI): a PersistentVolumeClaim `<instance>-grafana` when enabled, else an emptyDir, lost when the pod restarts. The provisioned dashboards and datasources come back from the ConfigMaps either way.
+     */
+    persistence: {
+      /**
+       * Keep Grafana's data on a PersistentVolumeClaim.
+       */
+      enabled: boolean;
+      /**
+       * Size of the claim.
+       */
+      size: number | string;
+      /**
+       * StorageClass of the claim; empty means the cluster default.
+       */
+      storageClass: string;
+    };
+    /**
+     * SuperSONIC 0.3.1's subchart RBAC switch.
+     */
+    rbac: {
+      /**
+       * @deprecated
+       * Deprecated and ignored: this Grafana reads no Kubernetes API (its dashboards and datasources are mounted from ConfigMaps), so no Role is created either way.
+       */
+      create?: boolean;
+    };
+    /**
+     * The Grafana pods' ServiceAccount.
+     */
+    serviceAccount: {
+      /**
+       * Create the ServiceAccount `<instance>-grafana` (without API token: Grafana calls no Kubernetes API); false runs the pods as the namespace's `default` ServiceAccount, still without a mounted token.
+       */
+      create: boolean;
+    };
+    /**
+     * Grafana's configuration, `[section] key = value` as a map of sections (SuperSONIC 0.3.1's subchart key). What you set is merged over these defaults: no anonymous access, no sign-up, no update checks or plugin downloads (air-gapped), this release's dashboard as the home page. `paths` and `server.http_port` are set by the chart. Anonymous access with `org_role: Admin` (0.3.1's defaults file asks for it) is honoured, with a NOTES warning.
+     */
+    'grafana.ini'?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Datasources in Grafana's provisioning format under `datasources.yaml` (SuperSONIC 0.3.1's subchart key). The chart provisions `prometheus` (uid `prometheus`, the Prometheus this release reads) and, with `tempo.enabled`, `tempo` (uid `tempo`); an entry here with the same `name` is merged over the derived one (its fields win, so a site's url or jsonData is kept and the uid the dashboards use stays), other entries are added. A url without a scheme (`prometheus.nrp-nautilus.io`) gets `prometheus.external.scheme` for a prometheus datasource, else `http`, with a NOTES line.
+     */
+    datasources?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Dashboard providers in Grafana's provisioning format under `dashboardproviders.yaml` (SuperSONIC 0.3.1's subchart key). The chart provisions one file provider per `dashboardsConfigMaps` entry, reading `/var/lib/grafana/dashboards/<entry>`; a provider here with the same `name` is merged over it, others are added.
+     */
+    dashboardProviders?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * More dashboards for this Grafana: provider name to a ConfigMap of dashboard JSON files, mounted at `/var/lib/grafana/dashboards/<provider>` (SuperSONIC 0.3.1's subchart key). The chart's own dashboards are the `default` provider's, from its ConfigMap `<instance>-grafana-default-dashboard` (0.3.1's name); an entry naming that ConfigMap is what 0.3.1's files write and changes nothing. An entry naming another ConfigMap mounts it (optional, so Grafana starts while it is missing) and NOTES says the release does not create it; `default: <other>` replaces the chart's dashboards in this Grafana.
+     */
+    dashboardsConfigMaps?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * This release's dashboards (server load, per-model latency and throughput, GPUs, Envoy), in the ConfigMap `<instance>-grafana-default-dashboard` with the label kube-prometheus-stack's Grafana sidecar watches, so a cluster's existing Grafana loads them too. They read the datasource uid `prometheus` (kube-prometheus-stack's default Prometheus datasource has it).
+     */
+    dashboards: {
+      /**
+       * Render the dashboard ConfigMap even when `grafana.enabled` is false, for a Grafana that already runs in the cluster and loads labelled ConfigMaps (its sidecar must watch this namespace, or all).
+       */
+      sidecar: boolean;
+      /**
+       * Labels of the dashboard ConfigMap that make a Grafana sidecar load it; kube-prometheus-stack's sidecar watches `grafana_dashboard: "1"` by default.
+       */
+      labels?: {
+        [k: string]: string | undefined;
+      };
+      /**
+       * Annotations of the dashboard ConfigMap, for example the sidecar's folder annotation.
+       */
+      annotations?: {
+        [k: string]: string | undefined;
+      };
+    };
+    /**
+     * Compute resources of the Grafana container (SuperSONIC 0.3.1's defaults).
+     */
+    resources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Node labels the Grafana pod requires.
+     */
+    nodeSelector?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Tolerations of the Grafana pod.
+     */
+    tolerations?: {
+      /**
+       * Taint key to tolerate; empty with operator Exists tolerates every taint.
+       */
+      key?: string;
+      /**
+       * How the value is compared.
+       */
+      operator?: 'Equal' | 'Exists';
+      /**
+       * Taint value, for operator Equal.
+       */
+      value?: string;
+      /**
+       * Taint effect to tolerate; empty means all.
+       */
+      effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+      /**
+       * For NoExecute, how long the pod stays bound after the taint appears.
+       */
+      tolerationSeconds?: number;
+    }[];
+    /**
+     * Affinity rules of the Grafana pod.
+     */
+    affinity?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the Grafana pod: the image's user (472), and the restricted Pod Security Standard.
+     */
+    podSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the Grafana container; Grafana writes only to its data volume and a scratch `/tmp`.
+     */
+    containerSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * An Ingress in front of Grafana, for people outside the cluster (SuperSONIC 0.3.1's keys). Set `grafana.ini` `server.root_url` to the address people use.
+     */
+    ingress: {
+      /**
+       * Create the Ingress `<instance>-grafana`; needs `hostName` or `hosts`.
+       */
+      enabled: boolean;
+      /**
+       * Host name of Grafana. With no `tls` list, TLS is declared for the host names without a Secret, so the controller's default certificate is used.
+       */
+      hostName: string;
+      /**
+       * More host names, in addition to `hostName`.
+       */
+      hosts?: string[];
+      /**
+       * Path of the Ingress rules.
+       */
+      path: string;
+      /**
+       * How the controller matches `path`.
+       */
+      pathType: 'Prefix' | 'Exact' | 'ImplementationSpecific';
+      /**
+       * TLS settings of the Ingress; each entry lists hosts and, optionally, the Secret holding their certificate. An entry with no hosts (0.3.1's default `[{hosts: []}]`) covers the host names.
+       */
+      tls?: {
+        /**
+         * Host names the certificate covers.
+         */
+        hosts?: string[];
+        /**
+         * Secret of type kubernetes.io/tls; omit to use the controller's default certificate.
+         */
+        secretName?: string;
+      }[];
+      /**
+       * IngressClass to use; empty means the cluster default.
+       */
+      ingressClassName: string;
+      /**
+       * Annotations of the Ingress, for the controller's settings.
+       */
+      annotations?: {
+        [k: string]: string | undefined;
+      };
+    };
   };
   /**
    * Tempo, the trace store the OpenTelemetry collector writes to, from the chart's own templates.

@@ -11,6 +11,7 @@ import { renderValuesYaml } from './render/values-yaml.ts';
 import { renderValuesSchema } from './render/values-schema.ts';
 import { renderTemplateTree } from './render/templates.ts';
 import { renderTypes } from './render/types.ts';
+import { renderDashboards } from './dashboards/index.ts';
 
 /** A problem in the sources that stops generation; each line names what and where. */
 export class GeneratorError extends Error {
@@ -77,6 +78,7 @@ export async function generateAll(repoRoot: string): Promise<Map<string, string>
   files.set(`${CHART_DIR}/values.schema.json`, renderValuesSchema(schema.root));
   const chartFiles = renderTemplateTree(join(repoRoot, 'generator/templates/chart'), model);
   add(CHART_DIR, chartFiles);
+  add(`${CHART_DIR}/files/dashboards`, renderDashboards());
   add('docs', renderTemplateTree(join(repoRoot, 'generator/templates/docs'), model));
   files.set('generator/generated/values.ts', await renderTypes(schema.root));
 

@@ -50,7 +50,6 @@ export function mergeValues(base: unknown, override: unknown): any {
  */
 export const STILL_CUT: Record<string, string> = {
   prometheus: 'the bundled Prometheus (prometheus.enabled, prometheus.server, rbac, serviceAccounts, ...) is not in the chart yet; prometheus.external is kept',
-  grafana: 'the bundled Grafana is not in the chart yet',
   tempo: 'the bundled Tempo is not in the chart yet',
   'opentelemetry-collector': 'the bundled OpenTelemetry collector is not in the chart yet',
   metricsCollector: 'the metrics collector is not in the chart yet',
