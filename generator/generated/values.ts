@@ -1018,17 +1018,144 @@ export interface Values {
     };
   };
   /**
-   * The Prometheus that holds the server-load metric, read by KEDA, Envoy's load shedder, Grafana and the metrics collector: an external one (`prometheus.external`), or the chart's own (`prometheus.enabled`).
+   * The Prometheus that holds the server-load metric, read by KEDA, Envoy's load shedder, Grafana and the metrics collector: an external one (`prometheus.external`), or the chart's own (`prometheus.enabled`); and the cluster's prometheus-operator, if any (`prometheus.operator`).
    */
   prometheus: {
     /**
-     * Run a Prometheus for this release, scraping only its own namespace. Ignored when `prometheus.external.enabled` is set: the external one is read instead.
+     * Run a Prometheus for this release, scraping only this release's pods in its own namespace (Triton, Envoy, and the OpenTelemetry collector and Tempo when enabled), with the chart's alert rules loaded. Ignored when `prometheus.external.enabled` is set: the external one is read instead.
      */
     enabled: boolean;
     /**
      * The bundled Prometheus server (SuperSONIC 0.3.1's subchart keys where they still apply).
      */
     server: {
+      /**
+       * Image of the Prometheus server, a 3.x release (mirror it for an air-gapped site). The chart's tests check the generated configuration with a promtool of the same release.
+       */
+      image: string;
+      /**
+       * When the kubelet pulls the Prometheus image.
+       */
+      imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+      /**
+       * Secrets with registry credentials for a private Prometheus image.
+       */
+      imagePullSecrets?: {
+        /**
+         * Name of a Secret of type kubernetes.io/dockerconfigjson in the release namespace.
+         */
+        name: string;
+      }[];
+      /**
+       * CPU and memory of the Prometheus server (SuperSONIC 0.3.1's defaults).
+       */
+      resources: {
+        /**
+         * Resources reserved for the container; the scheduler places the pod on a node that has them.
+         */
+        requests?: {
+          /**
+           * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+           */
+          [k: string]: number | string | undefined;
+        };
+        /**
+         * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+         */
+        limits?: {
+          /**
+           * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+           */
+          [k: string]: number | string | undefined;
+        };
+        /**
+         * Dynamic resource claims (DRA) the container uses, by name.
+         */
+        claims?: {
+          /**
+           * Name of a claim in the pod's resourceClaims.
+           */
+          name: string;
+          /**
+           * Name of one request inside the claim.
+           */
+          request?: string;
+        }[];
+      };
+      /**
+       * Node labels the Prometheus pod requires.
+       */
+      nodeSelector?: {
+        [k: string]: string | undefined;
+      };
+      /**
+       * Tolerations of the Prometheus pod.
+       */
+      tolerations?: {
+        /**
+         * Taint key to tolerate; empty with operator Exists tolerates every taint.
+         */
+        key?: string;
+        /**
+         * How the value is compared.
+         */
+        operator?: 'Equal' | 'Exists';
+        /**
+         * Taint value, for operator Equal.
+         */
+        value?: string;
+        /**
+         * Taint effect to tolerate; empty means all.
+         */
+        effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+        /**
+         * For NoExecute, how long the pod stays bound after the taint appears.
+         */
+        tolerationSeconds?: number;
+      }[];
+      /**
+       * Affinity rules of the Prometheus pod.
+       */
+      affinity?: {
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * PriorityClass of the Prometheus pod; empty means the cluster default.
+       */
+      priorityClassName: string;
+      /**
+       * Security context of the Prometheus pod; the default (the image's user `nobody`, which owns the data volume through `fsGroup`) meets the restricted Pod Security Standard.
+       */
+      podSecurityContext?: {
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * Security context of the Prometheus container.
+       */
+      containerSecurityContext?: {
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * How long Prometheus keeps samples (`--storage.tsdb.retention.time`).
+       */
+      retention: string;
+      /**
+       * More Prometheus flags, without the leading `--` (as in SuperSONIC 0.3.1), for example `storage.tsdb.retention.size=10GB`. `web.enable-remote-write-receiver` is always on, listed or not: Tempo's metrics generator and the OpenTelemetry collector write into it.
+       */
+      extraFlags?: string[];
+      /**
+       * The `global` section of prometheus.yml.
+       */
+      global: {
+        /**
+         * How often Prometheus scrapes each target. Keep it at most a quarter of `serverLoad.window`. SuperSONIC 0.3.1 defaulted to 5s; 15s is Prometheus' own default and the prometheus-operator monitors' (`serverLoad.serviceMonitors.interval`), so both ways scrape alike.
+         */
+        scrape_interval: string;
+        /**
+         * How often Prometheus evaluates the chart's alert rules.
+         */
+        evaluation_interval: string;
+      };
       /**
        * The bundled Prometheus's Service, `<instance>-prometheus-server`.
        */
@@ -1037,7 +1164,101 @@ export interface Values {
          * Port of the Service.
          */
         servicePort: number;
+        /**
+         * @deprecated
+         * Deprecated and ignored: the Service is always created, because KEDA, Envoy's load shedder and Grafana read Prometheus through it.
+         */
+        enabled?: boolean;
       };
+      /**
+       * Where Prometheus keeps its data: a PersistentVolumeClaim `<instance>-prometheus-server` when enabled, else an emptyDir (lost when the pod restarts, as in SuperSONIC 0.3.1's defaults).
+       */
+      persistentVolume: {
+        /**
+         * Keep the data on a PersistentVolumeClaim.
+         */
+        enabled: boolean;
+        /**
+         * Size of the claim; make it larger than what `retention` keeps.
+         */
+        size: number | string;
+        /**
+         * StorageClass of the claim; empty means the cluster default.
+         */
+        storageClass: string;
+      };
+      /**
+       * An Ingress in front of the Prometheus UI and API, for people outside the cluster. It has no authentication of its own: protect it at the ingress controller. In-cluster readers (KEDA, Envoy, Grafana) always use the Service.
+       */
+      ingress: {
+        /**
+         * Create the Ingress `<instance>-prometheus-server`; needs `hostName` or `hosts`.
+         */
+        enabled: boolean;
+        /**
+         * Host name of the UI. With no `tls` list, TLS is declared for the host names without a Secret, so the controller's default certificate is used.
+         */
+        hostName: string;
+        /**
+         * More host names, in addition to `hostName`.
+         */
+        hosts?: string[];
+        /**
+         * TLS settings of the Ingress; each entry lists hosts and, optionally, the Secret holding their certificate. An entry with no hosts covers all the Ingress's host names (SuperSONIC 0.3.1's default was one such entry).
+         */
+        tls?: {
+          /**
+           * Host names the certificate covers.
+           */
+          hosts?: string[];
+          /**
+           * Secret of type kubernetes.io/tls; omit to use the controller's default certificate.
+           */
+          secretName?: string;
+        }[];
+        /**
+         * IngressClass to use; empty means the cluster default.
+         */
+        ingressClassName: string;
+        /**
+         * Annotations of the Ingress, for the controller's settings.
+         */
+        annotations?: {
+          [k: string]: string | undefined;
+        };
+      };
+      /**
+       * Run Prometheus as this existing ServiceAccount, which must be allowed to get, list and watch pods in the release's namespace; the chart then creates no ServiceAccount, Role or RoleBinding for it. Empty (the default): the chart creates the ServiceAccount `<instance>-prometheus-server` and a Role allowing exactly that.
+       */
+      serviceAccountName: string;
+      /**
+       * @deprecated
+       * Deprecated and ignored: the bundled Prometheus needs no ClusterRole; it gets a Role in the release's namespace (`prometheus.server.serviceAccountName` to bring your own).
+       */
+      useExistingClusterRoleName?: string;
+      /**
+       * @deprecated
+       * Deprecated and ignored: the bundled Prometheus always scrapes the release's namespace only.
+       */
+      releaseNamespace?: boolean;
+      /**
+       * @deprecated
+       * Deprecated and ignored: the configuration is generated into the ConfigMap `<instance>-prometheus-server`.
+       */
+      configMapOverrideName?: string;
+    };
+    /**
+     * The cluster's prometheus-operator (kube-prometheus-stack, say) scrapes this release and loads its alerts: ServiceMonitors for Triton's `metrics` port and Envoy's metrics Service, and a PrometheusRule, created only where the cluster serves `monitoring.coreos.com/v1`. The monitors take `serverLoad.serviceMonitors.interval` and `.labels`.
+     */
+    operator: {
+      /**
+       * Create the ServiceMonitors and the PrometheusRule. Without this, the ServiceMonitors are still created when KEDA or Envoy's load shedder read an external Prometheus (`serverLoad.serviceMonitors.enabled`).
+       */
+      enabled: boolean;
+      /**
+       * Create the PrometheusRule with the release's alerts (server overloaded, Triton down, no ready Triton pod, Envoy shedding); the bundled Prometheus loads the same rules.
+       */
+      alerts: boolean;
     };
     /**
      * A Prometheus that already runs, inside or outside the cluster.
@@ -1076,6 +1297,82 @@ export interface Values {
          */
         key?: string;
       };
+    };
+    /**
+     * The release's alert rules, loaded by the bundled Prometheus and, through the PrometheusRule, by prometheus-operator.
+     */
+    alerts: {
+      /**
+       * How long the server-load metric must stay above `serverLoadThreshold` before SuperSONICServerOverloaded fires: longer than KEDA takes to add pods.
+       */
+      overloadedFor: string;
+      /**
+       * How long Triton (or every ready Triton pod) must be gone before SuperSONICTritonDown and SuperSONICNoReadyTriton fire.
+       */
+      downFor: string;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (SuperSONIC 0.3.1's `serviceAccounts.server.{create,name}`): in 0.3.1 the chart itself created the ServiceAccount and Role the subchart ran with, whatever these said, and so does this chart. To run as an existing ServiceAccount, set `prometheus.server.serviceAccountName`.
+     */
+    serviceAccounts?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (SuperSONIC 0.3.1's `rbac.create: false` only kept the subchart from making a ClusterRole): the chart creates the namespaced Role the bundled Prometheus needs, unless `prometheus.server.serviceAccountName` names an existing ServiceAccount.
+     */
+    rbac?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored, as SuperSONIC 0.3.1 ignored it (its Prometheus chart has no top-level `resources`): set `prometheus.server.resources`. Not taken as the server's resources, because the Prometheus that 0.3.1 ran with such a file had the server defaults.
+     */
+    resources?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (a subchart of SuperSONIC 0.3.1's Prometheus chart, always off there); the chart runs no Alertmanager.
+     */
+    alertmanager?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (a SuperSONIC 0.3.1 subchart switch); the chart runs no Pushgateway.
+     */
+    pushgateway?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (a SuperSONIC 0.3.1 subchart switch); the chart runs no Pushgateway.
+     */
+    'prometheus-pushgateway'?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (a SuperSONIC 0.3.1 subchart switch); the chart runs no kube-state-metrics.
+     */
+    'kube-state-metrics'?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored (a SuperSONIC 0.3.1 subchart switch); the chart runs no node exporter.
+     */
+    'prometheus-node-exporter'?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * @deprecated
+     * Deprecated and ignored: the bundled Prometheus has no reloader sidecar; a changed configuration rolls its pod (a checksum annotation).
+     */
+    configmapReload?: {
+      [k: string]: unknown | undefined;
     };
   };
   /**
