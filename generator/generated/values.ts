@@ -996,7 +996,7 @@ export interface Values {
       };
     };
     /**
-     * Fraction of requests Envoy traces when `tracing.enabled`: `0.01` is 1 in 100. Match Triton's `--trace-config rate=100` so both sides trace the same requests.
+     * Fraction of requests Envoy traces when it traces (`tracing.enabled`, or the chart's collector): `0.01` is 1 in 100. Triton's `--trace-config rate` flag, when the chart adds it, is 1 in round(1/this); 0 adds no Triton trace flags.
      */
     tracing_sampling_rate: number;
     /**
@@ -1004,11 +1004,11 @@ export interface Values {
      */
     tracing: {
       /**
-       * Send traces.
+       * Send traces. Also on, without this, when the chart runs its own collector (`opentelemetry-collector.enabled` with `opentelemetry-collector.tracing.envoy`).
        */
       enabled: boolean;
       /**
-       * Host name of the OpenTelemetry collector; required when tracing is enabled.
+       * Host name of the OpenTelemetry collector. Empty: the chart's own collector (`<instance>-opentelemetry-collector`, port 4317), which must then be enabled.
        */
       collectorHost: string;
       /**
@@ -1767,22 +1767,231 @@ export interface Values {
     };
   };
   /**
-   * Tempo, the trace store the OpenTelemetry collector writes to, from the chart's own templates.
+   * Tempo, the trace store the OpenTelemetry collector writes to, from the chart's own templates: Service `<instance>-tempo` (3100 query API for Grafana, 4317 OTLP/gRPC, 4318 OTLP/HTTP).
    */
   tempo: {
     /**
-     * Run Tempo for this release.
+     * Run Tempo for this release. The chart's OpenTelemetry collector (`opentelemetry-collector.enabled`) then sends its traces here.
      */
     enabled: boolean;
+    /**
+     * Tempo's image.
+     */
+    image: {
+      /**
+       * Image repository; a mirror of it on an air-gapped cluster.
+       */
+      repository: string;
+      /**
+       * Image tag. The chart writes a Tempo 2.x configuration.
+       */
+      tag: string;
+      /**
+       * When the kubelet pulls the image.
+       */
+      pullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    };
+    /**
+     * How long Tempo keeps a trace (its compactor's `block_retention`, a Go duration).
+     */
+    retention: string;
+    /**
+     * Where Tempo keeps its traces: a PersistentVolumeClaim `<instance>-tempo` when enabled, else an emptyDir that loses them when the pod goes.
+     */
+    persistence: {
+      /**
+       * Keep the traces on a PersistentVolumeClaim.
+       */
+      enabled: boolean;
+      /**
+       * Size of the claim.
+       */
+      size: number | string;
+      /**
+       * StorageClass of the claim; empty means the cluster's default.
+       */
+      storageClassName: string;
+    };
+    /**
+     * SuperSONIC 0.3.1's keys of the Tempo subchart's server.
+     */
+    tempo: {
+      /**
+       * Tempo's metrics generator: service-graph and span metrics (the processors in `overrides.defaults.metrics_generator_processors`) remote-written to Prometheus.
+       */
+      metricsGenerator: {
+        /**
+         * Run the metrics generator. It runs only where it can write: `remoteWriteUrl`, else the Prometheus the release reads (`<url>/api/v1/write`; the bundled one accepts remote writes).
+         */
+        enabled: boolean;
+        /**
+         * Where the generated metrics go, overriding the release's Prometheus. NOTES warns when it names a Service that this release does not create (0.3.1 files name `supersonic-prometheus-server` or `prometheus-server`).
+         */
+        remoteWriteUrl: string;
+      };
+      /**
+       * CPU and memory of the Tempo pod.
+       */
+      resources: {
+        /**
+         * Resources reserved for the container; the scheduler places the pod on a node that has them.
+         */
+        requests?: {
+          /**
+           * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+           */
+          [k: string]: number | string | undefined;
+        };
+        /**
+         * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+         */
+        limits?: {
+          /**
+           * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+           */
+          [k: string]: number | string | undefined;
+        };
+        /**
+         * Dynamic resource claims (DRA) the container uses, by name.
+         */
+        claims?: {
+          /**
+           * Name of a claim in the pod's resourceClaims.
+           */
+          name: string;
+          /**
+           * Name of one request inside the claim.
+           */
+          request?: string;
+        }[];
+      };
+      /**
+       * Tempo's per-tenant overrides, as in 0.3.1. `defaults.metrics_generator_processors` (0.3.1's form; default `[service-graphs, span-metrics]`) chooses what the metrics generator makes; other keys are written under `overrides.defaults` of Tempo's configuration as given.
+       */
+      overrides?: {
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * @deprecated
+       * Deprecated and ignored: Tempo always receives OTLP on 4317 (gRPC) and 4318 (HTTP), on every interface, as 0.3.1's default did.
+       */
+      receivers?: {
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * @deprecated
+       * Deprecated and ignored; the chart sets Tempo's probes (`/ready` on 3100).
+       */
+      livenessProbe?: {
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * @deprecated
+       * Deprecated and ignored; the chart sets Tempo's probes (`/ready` on 3100).
+       */
+      readinessProbe?: {
+        [k: string]: unknown | undefined;
+      };
+    };
   };
   /**
-   * The OpenTelemetry collector that receives Envoy's and Triton's traces, from the chart's own templates.
+   * The OpenTelemetry collector that receives Envoy's and Triton's traces, from the chart's own templates: Service `<instance>-opentelemetry-collector` (4317 OTLP/gRPC, 4318 OTLP/HTTP, 8888 its own metrics).
    */
   'opentelemetry-collector': {
     /**
-     * Run an OpenTelemetry collector for this release.
+     * Run an OpenTelemetry collector for this release. Its traces go to the release's Tempo (`tempo.enabled`), its span metrics to the Prometheus the release reads; Envoy and Triton send it their traces unless `tracing` says otherwise.
      */
     enabled: boolean;
+    /**
+     * The collector's image (the contrib distribution, which has every component the config uses).
+     */
+    image: {
+      /**
+       * Image repository; a mirror of it on an air-gapped cluster.
+       */
+      repository: string;
+      /**
+       * Image tag. The chart's configuration is validated with this collector release in the tests; an older one may not know a setting it uses.
+       */
+      tag: string;
+      /**
+       * When the kubelet pulls the image.
+       */
+      pullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    };
+    /**
+     * How the collector runs. Only `deployment` (one pod that every Envoy and Triton pod sends to), SuperSONIC 0.3.1's setting; a DaemonSet or StatefulSet is not offered.
+     */
+    mode: 'deployment';
+    /**
+     * CPU and memory of the collector pod.
+     */
+    resources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Ports of the collector besides OTLP (4317, 4318), which are always open.
+     */
+    ports: {
+      /**
+       * The collector's own metrics.
+       */
+      metrics: {
+        /**
+         * Serve the collector's own metrics on port 8888 (`/metrics`, Prometheus format; the bundled Prometheus scrapes it). false: the collector keeps no metrics of itself.
+         */
+        enabled: boolean;
+      };
+    };
+    /**
+     * Who sends traces to this collector. Both follow `envoy.tracing_sampling_rate`, so Envoy and Triton trace about the same share of requests.
+     */
+    tracing: {
+      /**
+       * Envoy traces the requests it forwards and sends the spans here, as SuperSONIC 0.3.1 did whenever the collector ran (same as `envoy.tracing.enabled` with this collector as `envoy.tracing.collectorHost`; an explicit `collectorHost` wins).
+       */
+      envoy: boolean;
+      /**
+       * The chart adds Triton's trace flags (`--trace-config mode=opentelemetry`, the URL of this collector, `rate`, `level=TIMESTAMPS` and the pod name as a resource) to `triton.args`. A `--trace-config` setting already written in `triton.args` is kept and not added again. With the default `/bin/sh -c` command the flags are appended to the script, whose last command must then be `tritonserver`; with another command they are added as separate arguments.
+       */
+      triton: boolean;
+    };
+    /**
+     * Collector configuration merged over the chart's (key by key; a list replaces the chart's list), as SuperSONIC 0.3.1's `config`. The chart's configuration receives OTLP, sends traces to the release's Tempo (`otlp` exporter) and span metrics (`spanmetrics` connector) to its Prometheus (`prometheusremotewrite`). Set an exporter's `endpoint` here to send elsewhere; NOTES warns when it names a Service that this release does not create.
+     */
+    config?: {
+      [k: string]: unknown | undefined;
+    };
   };
   /**
    * The GPU metrics endpoint for perf_analyzer's --collect-metrics, a mode of the chart's server image.

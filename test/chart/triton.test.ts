@@ -61,7 +61,7 @@ triton('the CVMFS claim is rendered exactly when this release uses and creates i
   assert.equal(await claims({ enabled: true, storageType: 'cvmfs' }), []);
 });
 
-triton('lookup only guards upgrades: the selector guard writes nothing, and the replica guard only the replica count under KEDA', () => {
+triton('lookup only guards upgrades and keeps what an install made: the selector guard writes nothing, the replica guard only the replica count under KEDA, Grafana\'s only its own generated password', () => {
   const dir = join(CHART_DIR, 'templates');
   const guard = /\{\{- define "supersonic\.validateSelector" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
   // Two releases' webhooks must not select the same namespaces: a guard that can only fail.
@@ -69,10 +69,12 @@ triton('lookup only guards upgrades: the selector guard writes nothing, and the 
   // Under KEDA, the Triton Deployment writes back the count the autoscaler set (an omitted
   // replicas field would be reset to 1 by Helm 3's merge and Helm 4's apply).
   const replicaGuard = /\{\{- define "supersonic\.triton\.currentReplicas" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
+  // Grafana's generated admin password, read back from the Secret the release made, so upgrades keep it.
+  const grafanaAdmin = /\{\{- define "supersonic\.grafana\.admin" -\}\}([\s\S]*?)\n\{\{- end \}\}/;
   for (const file of readdirSync(dir)) {
     // Inside a template action ({{ ... lookup ... }}), not in comments that explain its absence;
     // the allowed places are the two guards.
-    const text = readFileSync(join(dir, file), 'utf8').replace(/\{\{-? ?\/\*[\s\S]*?\*\/ ?-?\}\}/g, '').replace(guard, '').replace(labelGuard, '').replace(replicaGuard, '');
+    const text = readFileSync(join(dir, file), 'utf8').replace(/\{\{-? ?\/\*[\s\S]*?\*\/ ?-?\}\}/g, '').replace(guard, '').replace(labelGuard, '').replace(replicaGuard, '').replace(grafanaAdmin, '');
     assert.not.match(text, /\{\{[^}]*\blookup\b/, `${file} calls lookup outside supersonic.validateSelector and supersonic.triton.currentReplicas`);
   }
   const helpers = readFileSync(join(dir, '_helpers.tpl'), 'utf8');
@@ -89,6 +91,9 @@ triton('lookup only guards upgrades: the selector guard writes nothing, and the 
     readFileSync(join(dir, file), 'utf8').split('\n').map((line, i) => ({ file, i, line })).filter(({ line }) => line.includes('include "supersonic.triton.currentReplicas"')),
   );
   assert.equal(users.map((u) => u.file), ['triton-deployment.yaml']);
+  const adminBody = readFileSync(join(dir, '_grafana-helpers.tpl'), 'utf8').match(grafanaAdmin)?.[1] ?? '';
+  assert.equal(adminBody.match(/lookup [^\n]*/g), ['lookup "v1" "Secret" .Release.Namespace $name -}}'], 'Grafana looks up only its own Secret');
+  assert.match(adminBody, /\$name := include "supersonic\.grafana\.fullname" \./);
   const deployment = readFileSync(join(dir, 'triton-deployment.yaml'), 'utf8').split('\n');
   const use = users[0]!;
   assert.match(use.line.trim(), /^\{\{- with include "supersonic\.triton\.currentReplicas" \. \}\}$/);

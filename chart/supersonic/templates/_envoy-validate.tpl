@@ -58,8 +58,8 @@ Checks across Envoy values that JSON Schema cannot express; each message names t
   {{- if lt (trimSuffix "s" .Values.envoy.rate_limiter.listener_level.fill_interval | float64) 0.05 -}}
     {{- fail (printf "envoy.rate_limiter.listener_level.fill_interval (%s) must be at least 0.05s; Envoy refuses shorter intervals" .Values.envoy.rate_limiter.listener_level.fill_interval) -}}
   {{- end -}}
-  {{- if and .Values.envoy.tracing.enabled (not .Values.envoy.tracing.collectorHost) -}}
-    {{- fail "envoy.tracing.enabled needs envoy.tracing.collectorHost, the OpenTelemetry collector to send traces to" -}}
+  {{- if and .Values.envoy.tracing.enabled (not .Values.envoy.tracing.collectorHost) (not (include "supersonic.otelcol.enabled" .)) -}}
+    {{- fail "envoy.tracing.enabled needs envoy.tracing.collectorHost, the OpenTelemetry collector to send traces to, or the chart's own collector (opentelemetry-collector.enabled)" -}}
   {{- end -}}
 {{- end -}}
 {{- if and .Values.envoy.ingress.enabled (not (or .Values.envoy.ingress.hostName .Values.envoy.ingress.hosts)) -}}

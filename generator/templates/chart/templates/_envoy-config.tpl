@@ -50,7 +50,7 @@ static_resources:
                       headers_to_add:
                         - header: { key: retry-after, value: {{ ternary .Values.keda.pollingInterval 5 .Values.keda.enabled | toString | quote }} }
                           append_action: OVERWRITE_IF_EXISTS_OR_ADD
-                {{- if .Values.envoy.tracing.enabled }}
+                {{- if include "supersonic.tracing.envoy" . }}
                 tracing:
                   random_sampling: { value: {{ mulf .Values.envoy.tracing_sampling_rate 100 }} }
                   provider:
@@ -231,7 +231,9 @@ static_resources:
       {{- include "supersonic.envoy.upstreamTls" (dict "host" $prometheus.host "ca" (include "supersonic.envoy.caFile" (dict "bundle" .Values.prometheus.external.caBundle "name" "prometheus"))) | nindent 6 }}
       {{- end }}
     {{- end }}
-    {{- if .Values.envoy.tracing.enabled }}
+    {{- if include "supersonic.tracing.envoy" . }}
+    {{- /* envoy.tracing.collectorHost, else the chart's collector (opentelemetry-collector.enabled). */}}
+    {{- $collector := include "supersonic.tracing.envoyCollector" . | fromYaml }}
     - name: opentelemetry_collector
       type: STRICT_DNS
       connect_timeout: 1s
@@ -246,7 +248,7 @@ static_resources:
           - lb_endpoints:
               - endpoint:
                   address:
-                    socket_address: { address: {{ .Values.envoy.tracing.collectorHost | toJson }}, port_value: {{ .Values.envoy.tracing.collectorPort }} }
+                    socket_address: { address: {{ $collector.host | toJson }}, port_value: {{ $collector.port }} }
     {{- end }}
 {{- end }}
 
