@@ -1,7 +1,7 @@
 /**
- * Builds each server's image entry point: webhook/dist/server.mjs and dispatcher/dist/server.mjs,
- * which the image runs, and the chunks each imports, holding its src/server.ts and the parts of
- * its packages (and of the shared core) it uses. One bundle per server, each complete in its
+ * Builds each server's image entry point: webhook/dist/server.mjs, dispatcher/dist/server.mjs and
+ * metrics-collector/dist/server.mjs, which the image runs, and the chunks each imports, holding
+ * its src/server.ts and the parts of its packages (and of the shared core) it uses. One bundle per server, each complete in its
  * folder: a server loads only its own code. Code reached only through import() (certificate
  * generation, for the webhook's self-managed TLS) is in chunks loaded only when that mode is on.
  *
@@ -15,7 +15,7 @@
  * What a bundle cannot do: load a package's files by path at run time. pino transports (worker
  * threads started from a file) would need that; the server logs to stdout, which needs none.
  *
- *   node webhook/bundle.ts [webhook|dispatcher outdir]   (Node 24, which runs the TypeScript sources
+ *   node webhook/bundle.ts [webhook|dispatcher|metrics-collector outdir]   (Node 24, which runs the TypeScript sources
  *                                                         as they are; no argument: both servers)
  */
 import { buildSync, type Metafile } from 'esbuild';
@@ -28,6 +28,7 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVERS = {
   webhook: { entry: 'webhook/src/server.ts', dist: 'webhook/dist' },
   dispatcher: { entry: 'dispatcher/src/server.ts', dist: 'dispatcher/dist' },
+  'metrics-collector': { entry: 'metrics-collector/src/server.ts', dist: 'metrics-collector/dist' },
 } as const;
 export type ServerName = keyof typeof SERVERS;
 

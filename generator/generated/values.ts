@@ -1994,13 +1994,196 @@ export interface Values {
     };
   };
   /**
-   * The GPU metrics endpoint for perf_analyzer's --collect-metrics, a mode of the chart's server image.
+   * The GPU metrics endpoint for perf_analyzer's `--collect-metrics`: the Triton GPU metrics of this release (its namespace and Triton pods only), read from the release's Prometheus and served as Prometheus text at `/metrics`, since Triton's own metrics port is not reachable through Envoy. A mode of the chart's servers image; needs `prometheus.external` or `prometheus.enabled`.
    */
   metricsCollector: {
     /**
-     * Run the metrics collector for this release.
+     * Run the metrics collector for this release (a Deployment and the Service `<instance>-metrics-collector`).
      */
     enabled: boolean;
+    /**
+     * Address the collector listens on inside its pod. Empty: every IPv6 and IPv4 address (dual stack), or every IPv4 address where the node has no IPv6. `0.0.0.0` (SuperSONIC 0.3.1's default) is IPv4 only.
+     */
+    host: string;
+    /**
+     * Container port the collector listens on.
+     */
+    port: number;
+    /**
+     * Image of SuperSONIC's servers (the webhook's and the dispatcher's image; the collector is one of its entry points).
+     */
+    image: string;
+    /**
+     * The image's digest; set, the pod runs `image@digest` (as `dispatcher.imageDigest`).
+     */
+    imageDigest: string;
+    /**
+     * When the kubelet pulls the collector image.
+     */
+    imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+    /**
+     * Secrets with registry credentials for a private collector image.
+     */
+    imagePullSecrets?: {
+      /**
+       * Name of a Secret of type kubernetes.io/dockerconfigjson in the release namespace.
+       */
+      name: string;
+    }[];
+    /**
+     * CPU and memory of the collector pod. SuperSONIC 0.3.1 reserved 500m and 512Mi for its four Python workers; one Node process needs far less.
+     */
+    resources: {
+      /**
+       * Resources reserved for the container; the scheduler places the pod on a node that has them.
+       */
+      requests?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Most the container may use. Memory over the limit kills the container; CPU over it is throttled.
+       */
+      limits?: {
+        /**
+         * A Kubernetes resource quantity, as a number (`0.5`, `2`) or a string (`"500m"`, `"2G"`, `"16Gi"`).
+         */
+        [k: string]: number | string | undefined;
+      };
+      /**
+       * Dynamic resource claims (DRA) the container uses, by name.
+       */
+      claims?: {
+        /**
+         * Name of a claim in the pod's resourceClaims.
+         */
+        name: string;
+        /**
+         * Name of one request inside the claim.
+         */
+        request?: string;
+      }[];
+    };
+    /**
+     * Node labels the collector pod requires.
+     */
+    nodeSelector?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Tolerations of the collector pod.
+     */
+    tolerations?: {
+      /**
+       * Taint key to tolerate; empty with operator Exists tolerates every taint.
+       */
+      key?: string;
+      /**
+       * How the value is compared.
+       */
+      operator?: 'Equal' | 'Exists';
+      /**
+       * Taint value, for operator Equal.
+       */
+      value?: string;
+      /**
+       * Taint effect to tolerate; empty means all.
+       */
+      effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+      /**
+       * For NoExecute, how long the pod stays bound after the taint appears.
+       */
+      tolerationSeconds?: number;
+    }[];
+    /**
+     * Affinity rules of the collector pod.
+     */
+    affinity?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the collector pod; the default meets the restricted Pod Security Standard.
+     */
+    podSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Security context of the collector container.
+     */
+    containerSecurityContext?: {
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Log level of the collector (JSON logs).
+     */
+    logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+    /**
+     * Longest wait for Prometheus's answer; past it `/metrics` answers 503 with the reason. Keep it below perf_analyzer's `--metrics-interval` so a slow Prometheus does not stall it.
+     */
+    queryTimeoutSeconds: number;
+    /**
+     * Largest Prometheus answer read; a larger one is refused (502) rather than held in memory.
+     */
+    maxResponseBytes: number;
+    /**
+     * Most `/metrics` requests served at once (they share one Prometheus query); more get 503 with `Retry-After`.
+     */
+    maxConcurrentRequests: number;
+    /**
+     * The Service `<instance>-metrics-collector`, the address perf_analyzer's `--metrics-url` names.
+     */
+    service: {
+      /**
+       * Port of the Service (SuperSONIC 0.3.1 ignored it and always used 8003).
+       */
+      port: number;
+      /**
+       * Type of the Service (SuperSONIC 0.3.1 ignored it and always used `ClusterIP`).
+       */
+      type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+    };
+    /**
+     * An Ingress in front of the collector, for perf_analyzer outside the cluster. It serves only this release's GPU metrics (fixed queries), not arbitrary Prometheus queries.
+     */
+    ingress: {
+      /**
+       * Create the Ingress; needs `hostName` or `hosts`.
+       */
+      enabled: boolean;
+      /**
+       * Host name clients use. With no `tls` list, TLS is declared for it without a Secret, so the controller's default certificate is used (as in SuperSONIC 0.3).
+       */
+      hostName: string;
+      /**
+       * More host names, in addition to `hostName` (SuperSONIC 0.3.1 ignored this key).
+       */
+      hosts?: string[];
+      /**
+       * TLS settings of the Ingress; each entry lists hosts and, optionally, the Secret holding their certificate (SuperSONIC 0.3.1 ignored this key).
+       */
+      tls?: {
+        /**
+         * Host names the certificate covers.
+         */
+        hosts?: string[];
+        /**
+         * Secret of type kubernetes.io/tls; omit to use the controller's default certificate.
+         */
+        secretName?: string;
+      }[];
+      /**
+       * IngressClass to use; empty means the cluster default.
+       */
+      ingressClassName: string;
+      /**
+       * Annotations of the Ingress, for the controller's settings.
+       */
+      annotations?: {
+        [k: string]: string | undefined;
+      };
+    };
   };
   /**
    * The admission webhook. In namespaces labelled `supersonic.fastmachinelearning.org/inject: enabled`, pods that ask for it through `supersonic.fastmachinelearning.org/*` annotations get GPU resources the cluster can actually offer (a MIG slice, an MPS share or whole GPUs), CVMFS repositories mounted read-only, and an Envoy sidecar that checks JWTs. See docs/webhook.md.
