@@ -1,6 +1,5 @@
 /**
- * Compatibility with SuperSONIC 0.3.1: every real values file renders as it is (but for the
- * sections of components the chart does not have yet, test/helpers/compat.ts STILL_CUT) with two
+ * Compatibility with SuperSONIC 0.3.1: every real values file renders as it is, whole, with two
  * release names, on a cluster serving KEDA and prometheus-operator (what 0.3.1's CI installed),
  * and yields the objects its features ask for: the Triton objects, and the KEDA ScaledObject.
  */
@@ -10,13 +9,13 @@ import { join } from 'node:path';
 import { loadSchema } from '../../generator/src/schema/load.ts';
 import { defaultsOf } from '../../generator/src/schema/walk.ts';
 import { REPO_ROOT, template } from '../helpers/helm.ts';
-import { kedaNeedsCutPrometheus, loadCompatFiles, mergeValues, supportedPart } from '../helpers/compat.ts';
+import { loadCompatFiles, mergeValues } from '../helpers/compat.ts';
 import { parseManifests, validateManifests } from '../helpers/k8s/manifests.ts';
 
 const { root } = loadSchema(join(REPO_ROOT, 'schema/root.yaml'));
 const defaults = defaultsOf(root, root) as Record<string, any>;
 const tritonDefaults = defaults.triton as Record<string, any>;
-const compat = suite('SuperSONIC 0.3.1 values files, as they are but for the components still missing');
+const compat = suite('SuperSONIC 0.3.1 values files, as they are');
 /** The cluster 0.3.1's CI installed the chart into: KEDA and kube-prometheus-stack. */
 const API_VERSIONS = ['keda.sh/v1alpha1', 'monitoring.coreos.com/v1'];
 
@@ -24,7 +23,7 @@ type Manifest = Record<string, any>;
 const find = (objects: Manifest[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata?.name === name);
 
 for (const file of loadCompatFiles()) {
-  const { values } = supportedPart(file.values);
+  const values = file.values as Record<string, any>;
   const triton = mergeValues(tritonDefaults, values.triton);
   const keda = mergeValues(defaults.keda, values.keda);
   const repo = triton.modelRepository;
@@ -41,7 +40,16 @@ for (const file of loadCompatFiles()) {
       const container = pod.containers[0];
       assert.is(container.image, triton.image);
       assert.equal(container.command, triton.command);
-      assert.equal(container.args, triton.args);
+      const tracing = values['opentelemetry-collector']?.enabled === true;
+      if (!tracing || String(triton.args).includes('--trace-config')) {
+        assert.equal(container.args, triton.args, 'the file\'s args as they are');
+      } else {
+        // The chart adds Triton's trace flags to the file's script (0.3.1 made users write them).
+        assert.is(container.args.length, 1);
+        assert.ok(container.args[0].startsWith(triton.args[0].trimEnd()), 'the file\'s script comes first, unchanged');
+        assert.is(container.args[0].match(/--trace-config=mode=opentelemetry/g)?.length, 1, 'the trace mode, once');
+        assert.match(container.args[0], `opentelemetry,url=http://${release}-opentelemetry-collector.cms.svc:4318/v1/traces`);
+      }
       assert.equal(normaliseQuantities(container.resources), normaliseQuantities(triton.resources));
       // Under KEDA, helm template (no cluster to look at) leaves the count to the autoscaler.
       if (keda.enabled) assert.not.ok('replicas' in deployment.spec, 'under KEDA the Deployment must not set replicas');
@@ -89,11 +97,15 @@ for (const file of loadCompatFiles()) {
         assert.is(load.metricType, 'AverageValue');
         assert.is(load.metadata.threshold, String(values.serverLoadThreshold ?? 100));
         if (values.serverLoadMetric) assert.ok(load.metadata.query.startsWith(`(${values.serverLoadMetric}) * `), 'the file\'s serverLoadMetric');
-        const external = values.prometheus.external;
-        assert.is(load.metadata.serverAddress, `${external.scheme ?? 'https'}://${external.url}:${external.port ?? 443}`);
+        const external = values.prometheus?.external;
+        const wanted = external?.enabled
+          ? `${external.scheme ?? 'https'}://${external.url}:${external.port ?? 443}`
+          : `http://${release}-prometheus-server.cms.svc:${values.prometheus?.server?.service?.servicePort ?? 9090}`;
+        assert.is(load.metadata.serverAddress, wanted, 'the external Prometheus, else the bundled one');
         const toZero = keda.minReplicaCount === 0 || keda.zeroIdleReplicas;
         assert.is(scaledObject.spec.triggers.some((t: any) => t.name === 'requests'), toZero, 'a wake trigger exactly when Triton may scale to zero');
-        assert.ok(objects.some((o) => o.kind === 'ServiceMonitor' && o.metadata.name === `${release}-triton`), 'Triton is scraped for the load metric');
+        if (external?.enabled) assert.ok(objects.some((o) => o.kind === 'ServiceMonitor' && o.metadata.name === `${release}-triton`), 'the external Prometheus scrapes Triton for the load metric');
+        else assert.ok(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === `${release}-prometheus-server` && o.data['prometheus.yml'].includes('kubernetes_sd_configs')), 'the bundled Prometheus scrapes Triton for the load metric');
       } else {
         assert.is(scaledObject, undefined);
       }
@@ -104,18 +116,18 @@ for (const file of loadCompatFiles()) {
 }
 
 /**
- * A file that enables KEDA on the bundled Prometheus (values-minimal-full.yaml) has its keda
- * section cut with the Prometheus one (see supportedPart). Kept without the Prometheus, it is
- * accepted by the schema and refused with a message that names what to set, never rendered
- * with a Prometheus address made up (0.3.1 wrote https://:9090).
+ * A file whose KEDA and metrics collector read the bundled Prometheus (values-minimal-full.yaml),
+ * rendered without its prometheus section, is refused with a message that names both ways to give one, never
+ * rendered with a Prometheus address made up (0.3.1 wrote https://:9090).
  */
-for (const file of loadCompatFiles().filter((f) => kedaNeedsCutPrometheus(f.values))) {
-  compat(`${file.name}: its keda section, without the bundled Prometheus it reads, is refused naming prometheus.external`, async () => {
-    const { values } = supportedPart(file.values);
+for (const file of loadCompatFiles().filter((f) => (f.values as Record<string, any>).keda?.enabled === true && (f.values as Record<string, any>).prometheus?.enabled === true)) {
+  compat(`${file.name}: without its prometheus section, what reads Prometheus (KEDA, the metrics collector) is refused naming prometheus.external and prometheus.enabled`, async () => {
+    const { prometheus: _dropped, ...values } = file.values as Record<string, any>;
     for (const binary of ['helm', 'helm3'] as const) {
-      const result = await template(binary, { values: { ...values, keda: file.values.keda }, apiVersions: API_VERSIONS });
+      const result = await template(binary, { values, apiVersions: API_VERSIONS });
       assert.is.not(result.code, 0);
-      assert.match(result.stderr, /keda\.enabled needs a Prometheus to read the load from: set prometheus\.external\.enabled and prometheus\.external\.url/);
+      // The first component that reads it says so (here the metrics collector or KEDA), naming both ways to give one.
+      assert.match(result.stderr, /(needs a Prometheus|has no Prometheus).*prometheus\.external\.enabled.*prometheus\.enabled/);
       assert.not.match(result.stderr, /additional properties|minReplicaCount|scaleUp/, 'the keda section itself validates');
     }
   });
@@ -123,7 +135,7 @@ for (const file of loadCompatFiles().filter((f) => kedaNeedsCutPrometheus(f.valu
 
 compat('the files exercise KEDA on and off, with minReplicaCount 0 and custom behaviour', () => {
   const files = loadCompatFiles();
-  const kept = files.map((f) => supportedPart(f.values).values);
+  const kept = files.map((f) => f.values as Record<string, any>);
   assert.ok(kept.some((v) => v.keda?.enabled === true), 'a file that enables KEDA is rendered with it');
   assert.ok(kept.some((v) => v.keda && v.keda.enabled !== true && v.keda.minReplicaCount === 0));
   assert.ok(kept.some((v) => v.keda?.scaleUp && v.keda?.scaleDown));

@@ -17,23 +17,14 @@ import { NPM_PACKAGE, npmPackageFile, packageChart } from '../../generator/src/p
 import { schemaUrl } from '../../generator/src/generate.ts';
 import { editorSchema } from '../../generator/src/render/values-schema.ts';
 import { loadSchema } from '../../generator/src/schema/load.ts';
-import { coveredPart, loadCompatFiles, ROOT_SCALAR_KEYS } from '../helpers/compat.ts';
+import { COMPAT_DIR, loadCompatFiles } from '../helpers/compat.ts';
 import { createNamespace, sharedCluster } from '../helpers/cluster/shared.ts';
-import { helm, helmIn, helmPath, HELM_VERSIONS, REPO_ROOT, writeValuesFile } from '../helpers/helm.ts';
+import { helm, helmIn, helmPath, HELM_VERSIONS, REPO_ROOT } from '../helpers/helm.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const { chart, publish: published } = loadSchema(join(REPO_ROOT, 'schema/root.yaml'));
 const publish = published!;
 const VERSION = String(chart.version);
-
-/**
- * The parts of each 0.3.1 file the chart has keys for today; the monitoring, tracing and
- * collector sections wait for issue 10, as in the compat tests.
- */
-function installable(values: Record<string, any>): Record<string, unknown> {
-  const parts = coveredPart(values, [...ROOT_SCALAR_KEYS, 'triton', 'envoy']);
-  return values.prometheus?.external ? { ...parts, prometheus: { external: values.prometheus.external } } : parts;
-}
 
 interface Context {
   dist: string;
@@ -129,7 +120,11 @@ release('Chart.yaml lists every default image for mirroring and an icon; the pac
   assert.match(meta.icon, /^https:\/\//);
   const images = parse(meta.annotations['artifacthub.io/images']).map((i: { image: string }) => i.image);
   const defaults = parse(readFileSync(join(REPO_ROOT, 'chart/supersonic/values.yaml'), 'utf8'));
-  for (const image of [defaults.triton.image, defaults.envoy.image, defaults.webhook.image, defaults.webhook.injection.auth.image]) {
+  const objectImage = (image: { repository: string; tag: string }) => `${image.repository}:${image.tag}`;
+  for (const image of [
+    defaults.triton.image, defaults.envoy.image, defaults.webhook.image, defaults.webhook.injection.auth.image,
+    defaults.prometheus.server.image, defaults.grafana.image, objectImage(defaults.tempo.image), objectImage(defaults['opentelemetry-collector'].image),
+  ]) {
     assert.ok(images.includes(image), `${image} is not in artifacthub.io/images`);
   }
   assert.ok(defaults.webhook.image.endsWith(`:${VERSION}`), 'the servers\' image follows the chart version');
@@ -148,7 +143,7 @@ for (const binary of HELM_VERSIONS) {
     for (const file of loadCompatFiles()) {
       const namespace = await createNamespace(cluster, `repo-${binary}`);
       try {
-        const installed = await helmIn(cluster, binary, ['install', 'supersonic', 'fastml/supersonic', '--version', VERSION, '-n', namespace.name, '-f', writeValuesFile(installable(file.values))]);
+        const installed = await helmIn(cluster, binary, ['install', 'supersonic', 'fastml/supersonic', '--version', VERSION, '-n', namespace.name, '-f', join(COMPAT_DIR, file.name)]);
         assert.is(installed.code, 0, `${file.name}: ${installed.stderr}`);
         const listed = await helmIn(cluster, binary, ['list', '-n', namespace.name, '--output', 'json']);
         assert.equal(JSON.parse(listed.stdout).map((r: { chart: string; status: string }) => `${r.chart} ${r.status}`), [`supersonic-${VERSION} deployed`], file.name);
