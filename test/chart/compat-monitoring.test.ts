@@ -8,7 +8,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HELM_VERSIONS, template } from '../helpers/helm.ts';
+import { dryRunInstall, HELM_VERSIONS, template } from '../helpers/helm.ts';
 import { loadCompatFiles, mergeValues } from '../helpers/compat.ts';
 import { parseManifests, validateManifests } from '../helpers/k8s/manifests.ts';
 
@@ -111,6 +111,24 @@ compat('the files exercise every bundled component, and an external Prometheus w
     assert.ok(all.some((f) => f[feature]), `some file enables ${feature}`);
   }
   assert.ok(loadCompatFiles().some((f) => (f.values as Manifest).grafana?.enabled && (f.values as Manifest).prometheus?.external?.enabled), 'Grafana on an external Prometheus');
+});
+
+/**
+ * 0.3.1's files name the monitoring Services of the release they were written for: NOTES says
+ * when a name is not a Service of this release (the site's own release name gets no warning).
+ */
+compat('NOTES names each Service a file writes that the release does not create, and only those', async () => {
+  const file = loadCompatFiles().find((f) => f.name === 'values-nautilus-cms.yaml')!;
+  const notesOf = async (release: string) => {
+    const result = await dryRunInstall('helm', { release, namespace: NAMESPACE, values: file.values });
+    assert.is(result.code, 0, result.stderr);
+    return result.stdout.slice(result.stdout.indexOf('NOTES:'));
+  };
+  const other = await notesOf('sonic-server');
+  assert.match(other, 'grafana.datasources: datasource "prometheus" reads "http://supersonic-prometheus-server:9090", which names the Service "supersonic-prometheus-server" that this release does not create');
+  assert.match(other, 'sonic-server-prometheus-server', 'the Service the release does create is named');
+  const own = await notesOf('supersonic');
+  assert.not.match(own, /names the Service "supersonic-prometheus-server"/, 'the release the file was written for gets no warning');
 });
 
 compat.run();

@@ -262,6 +262,10 @@ WARNING: grafana.dashboardsConfigMaps.{{ $provider }} names the ConfigMap {{ $co
 {{- range $datasources.notes }}
 NOTE: {{ . }}
 {{- end }}
+{{- $services := include "supersonic.monitoringServices" . | fromYamlArray -}}
+{{- range $ds := $datasources.datasources }}{{ with include "supersonic.unknownService" (dict "root" $ "endpoint" (toString ($ds.url | default "")) "services" $services) }}
+WARNING: grafana.datasources: datasource {{ $ds.name | toString | quote }} reads {{ $ds.url | toString | quote }}, which names the Service {{ . | quote }} that this release does not create{{ if $services }} (its monitoring Services are {{ join ", " $services }}){{ end }}. Unless that Service exists in namespace {{ $.Release.Namespace }}, its panels stay empty; remove the datasource's url to use the release's own.
+{{- end }}{{ end }}
 {{- if not (include "supersonic.prometheus.available" .) }}{{ if not (dig "datasources.yaml" "datasources" list .Values.grafana.datasources) }}
 WARNING: grafana.enabled, but the release reads no Prometheus (prometheus.external or prometheus.enabled): Grafana has no datasource and the dashboards stay empty.
 {{- end }}{{ end }}

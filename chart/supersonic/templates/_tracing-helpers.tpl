@@ -342,30 +342,12 @@ overrides:
 {{- end }}
 
 {{/*
-Is `endpoint` (a URL or host[:port]) a Service of this namespace that the release does not create?
-Prints the Service's name if so. In-namespace means a bare name, or <name>.<namespace>[.svc...].
-Call with (dict "root" $ "endpoint" <string> "services" <list of the release's Service names>).
-*/}}
-{{- define "supersonic.tracing.unknownService" -}}
-{{- $hostport := regexReplaceAll "/.*$" (regexReplaceAll "^[a-zA-Z][a-zA-Z0-9+.-]*://" .endpoint "") "" -}}
-{{- $host := regexReplaceAll ":[0-9]+$" $hostport "" -}}
-{{- $parts := splitList "." $host -}}
-{{- $local := or (eq (len $parts) 1) (and (ge (len $parts) 2) (eq (index $parts 1) .root.Release.Namespace) (or (eq (len $parts) 2) (eq (index $parts 2) "svc"))) -}}
-{{- if and $host $local (not (regexMatch "^[0-9.]+$" $host)) (ne $host "localhost") (not (has (first $parts) .services)) -}}
-{{- first $parts -}}
-{{- end -}}
-{{- end }}
-
-{{/*
 NOTES lines for tracing: endpoints written in the values (collector exporters, Tempo's
 remote-write URL, the URL in Triton's own --trace-config flags) that name a Service this release
 does not create, as 0.3.1 files do when their release has another name.
 */}}
 {{- define "supersonic.tracing.notes" -}}
-{{- $services := list -}}
-{{- if (index .Values "opentelemetry-collector" "enabled") }}{{ $services = append $services (include "supersonic.otelcol.fullname" .) }}{{ end -}}
-{{- if .Values.tempo.enabled }}{{ $services = append $services (include "supersonic.tempo.fullname" .) }}{{ end -}}
-{{- if include "supersonic.prometheus.bundled" . }}{{ $services = append $services (include "supersonic.prometheus.serverName" .) }}{{ end -}}
+{{- $services := include "supersonic.monitoringServices" . | fromYamlArray -}}
 {{- $endpoints := list -}}
 {{- if (index .Values "opentelemetry-collector" "enabled") -}}
   {{- range $name, $exporter := ((include "supersonic.otelcol.userConfig" . | fromYaml).exporters | default dict) -}}
@@ -381,8 +363,8 @@ does not create, as 0.3.1 files do when their release has another name.
   {{- $endpoints = append $endpoints (list "triton.args (--trace-config opentelemetry,url=)" (trimPrefix "opentelemetry,url=" .)) -}}
 {{- end -}}
 {{- range $pair := $endpoints -}}
-  {{- with include "supersonic.tracing.unknownService" (dict "root" $ "endpoint" (index $pair 1) "services" $services) }}
-WARNING: {{ index $pair 0 }} is {{ index $pair 1 | quote }}: this release creates no Service {{ . | quote }}{{ if $services }} (its tracing Services are {{ join ", " $services }}){{ end }}. Unless that Service exists in namespace {{ $.Release.Namespace }}, nothing arrives there; remove the setting to use the release's own.
+  {{- with include "supersonic.unknownService" (dict "root" $ "endpoint" (index $pair 1) "services" $services) }}
+WARNING: {{ index $pair 0 }} is {{ index $pair 1 | quote }}: this release creates no Service {{ . | quote }}{{ if $services }} (its monitoring Services are {{ join ", " $services }}){{ end }}. Unless that Service exists in namespace {{ $.Release.Namespace }}, nothing arrives there; remove the setting to use the release's own.
   {{- end }}
 {{- end -}}
 {{- end }}
