@@ -19,12 +19,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 module="$root/test/tools/otelcol"
 OTELCOL_VERSION=v0.161.0
 
-export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local CGO_ENABLED=0
-command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || export PATH="/usr/local/go/bin:$PATH"
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-otelcol: go is missing; the collector's config check builds the collector with Go 1.26 (/usr/local/go/bin on PATH)" >&2
-  exit 1
-fi
+. "$root/test/tools/go-tool.sh"
+go_tool_env build-otelcol "the collector's config check"
 
 [ "$(cd "$module" && go list -m -f '{{.Version}}' go.opentelemetry.io/collector/otelcol)" = "$OTELCOL_VERSION" ] || {
   echo "build-otelcol: $module/go.mod does not require go.opentelemetry.io/collector/otelcol $OTELCOL_VERSION" >&2; exit 1; }
@@ -34,25 +30,7 @@ key=$( { cat "$module"/go.mod "$module"/go.sum "$module"/*.go; echo "$LDFLAGS|$G
 cache_root=${SUPERSONIC_OTELCOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/supersonic/otelcol}
 target="$cache_root/$key"
 
-link() {
-  mkdir -p "$root/.tools"
-  ln -sfn "$target" "$root/.tools/otelcol"
-  echo "build-otelcol: $("$target/otelcol" --version) in $target"
-}
-
-if [ -f "$target/.complete" ]; then link; exit 0; fi
-
-echo "build-otelcol: building the collector $OTELCOL_VERSION from the Go module proxy into $target (cold: a few minutes)"
-mkdir -p "$cache_root"
-work=$(mktemp -d "$cache_root/.build-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-started=$(date +%s)
-(cd "$module" && go build -trimpath -ldflags "$LDFLAGS" -o "$work/otelcol" .)
-"$work/otelcol" --version | grep -qx "otelcol-supersonic-test version ${OTELCOL_VERSION#v}" || {
-  echo "build-otelcol: the binary reports '$("$work/otelcol" --version 2>&1 | head -1)', want ${OTELCOL_VERSION#v}" >&2; exit 1; }
-touch "$work/.complete"
-rm -rf "$target"
-mv "$work" "$target"
-trap - EXIT
-echo "build-otelcol: built in $(( $(date +%s) - started )) s"
-link
+go_tool_cached otelcol "$target" otelcol "$module" -ldflags "$LDFLAGS" .
+"$target/otelcol" --version | grep -qx "otelcol-supersonic-test version ${OTELCOL_VERSION#v}" || {
+  echo "build-otelcol: the binary reports '$("$target/otelcol" --version 2>&1 | head -1)', want ${OTELCOL_VERSION#v}" >&2; exit 1; }
+echo "build-otelcol: $("$target/otelcol" --version) in $target"

@@ -17,12 +17,8 @@ module="$root/test/tools/promtool"
 MODULE_VERSION=v0.316.0
 PROMETHEUS_VERSION=3.16.0
 
-export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local CGO_ENABLED=0
-command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || export PATH="/usr/local/go/bin:$PATH"
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-promtool: go is missing (Go 1.26: https://go.dev/dl, or /usr/local/go/bin on PATH)" >&2
-  exit 1
-fi
+. "$root/test/tools/go-tool.sh"
+go_tool_env build-promtool "checking the bundled Prometheus's configuration"
 [ "$(cd "$module" && go list -m -f '{{.Version}}' github.com/prometheus/prometheus)" = "$MODULE_VERSION" ] || {
   echo "build-promtool: $module/go.mod does not require github.com/prometheus/prometheus $MODULE_VERSION" >&2; exit 1; }
 
@@ -31,21 +27,5 @@ key=$( { cat "$module"/go.mod "$module"/go.sum; echo "$LDFLAGS|$GOFLAGS|$CGO_ENA
 cache_root=${SUPERSONIC_PROMTOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/supersonic/promtool}
 target="$cache_root/$PROMETHEUS_VERSION-$key"
 
-link() {
-  mkdir -p "$root/.tools"
-  ln -sfn "$target" "$root/.tools/promtool"
-  echo "build-promtool: $("$target/promtool" --version 2>&1 | head -1) in $target"
-}
-if [ -f "$target/.complete" ]; then link; exit 0; fi
-
-echo "build-promtool: building promtool $PROMETHEUS_VERSION from the Go module proxy into $target (cold: about 8 minutes)"
-mkdir -p "$cache_root"
-work=$(mktemp -d "$cache_root/.build-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-(cd "$module" && go build -trimpath -tags tools -ldflags "$LDFLAGS" -o "$work/promtool" github.com/prometheus/prometheus/cmd/promtool)
-"$work/promtool" --version >/dev/null
-touch "$work/.complete"
-rm -rf "$target"
-mv "$work" "$target"
-trap - EXIT
-link
+go_tool_cached promtool "$target" promtool "$module" -tags tools -ldflags "$LDFLAGS" github.com/prometheus/prometheus/cmd/promtool
+echo "build-promtool: $("$target/promtool" --version 2>&1 | head -1) in $target"
