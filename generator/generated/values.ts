@@ -1408,7 +1408,7 @@ export interface Values {
      */
     activationThreshold: number;
     /**
-     * The second trigger, rendered when Triton may scale to zero: Envoy's count of requests for Triton (`envoy_cluster_upstream_rq_total`) plus those it could not send because no Triton pod was ready (`envoy_cluster_upstream_cx_none_healthy`). While no Triton pod runs, the load metric has no series, so only this trigger can wake Triton.
+     * The second trigger, rendered when Triton may scale to zero: Envoy's count of requests for Triton (`envoy_cluster_upstream_rq_total`) plus those it could not send because no Triton pod was ready (`envoy_cluster_upstream_cx_none_healthy`); with `hold`, also the attempts of held requests. While no Triton pod runs, the load metric has no series, so only this trigger can wake Triton.
      */
     wakeOnRequest: {
       /**
@@ -1419,6 +1419,31 @@ export interface Values {
        * Name of the Envoy cluster that reaches Triton, as Envoy's metrics label it (`envoy_cluster_name`). The chart's Envoy configuration calls it `triton`; set it only with `envoy.external_config`.
        */
       envoyCluster: string;
+      /**
+       * Hold a request in Envoy while no Triton pod is ready, instead of answering at once, and send it when a pod is: Envoy routes to an aggregate cluster (`triton_hold`) of the pods (`triton`) and a ClusterIP Service `<name>-triton-wait` (cluster `triton_wait`), whose refused connections it retries with back-off. Only with scale to zero (`minReplicaCount: 0` or `zeroIdleReplicas`) and the chart's Envoy configuration. Verified against Envoy's API and reasoned from its documented behaviour, not run; see docs/autoscaling.md ("Holding the request") for its costs and bounds.
+       */
+      hold: {
+        /**
+         * Hold requests while Triton scales up. Off: Envoy answers at once (gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`).
+         */
+        enabled: boolean;
+        /**
+         * Upper bound, in seconds, on how long one request is held; then it gets the immediate answer (`UNAVAILABLE`/503 with `Retry-After`). Envoy's back-off is fully jittered, so a request still waiting for Triton typically gives up after about half of this: set it to about twice the wake-up time you expect. Must not exceed `envoy.grpc_route_timeout` unless that is `0s`.
+         */
+        maxSeconds: number;
+        /**
+         * Longest wait, in seconds, between two attempts of a held request (Envoy's `max_interval`; attempts start 0.25 s apart and back off to this). A request is served at most this long (plus a second) after Kubernetes marks a Triton pod ready.
+         */
+        retryIntervalSeconds: number;
+        /**
+         * Requests each Envoy pod holds at once (its retry circuit breaker, `max_retries`, raised from Envoy's 3). Past it, a request gets the immediate answer.
+         */
+        maxRequests: number;
+        /**
+         * Largest request body, in bytes, that can be held: Envoy keeps the body in memory to send it again. A larger request gets the immediate answer, as without holding. An Envoy pod may use up to `maxRequests` x `bufferBytes` for held requests (100 MiB by default): size `envoy.resources` for it.
+         */
+        bufferBytes: number;
+      };
     };
     /**
      * How fast the HPA adds Triton pods: at most `stepsize` pods every `periodSeconds`, on the lowest recommendation of the last `stabilizationWindowSeconds` (so a short spike does not start GPU pods that are not needed a minute later). SuperSONIC 0.3.1's keys.

@@ -258,7 +258,17 @@ asks for more than one pod: the load trigger does the scaling.
 {{- define "supersonic.keda.wakeQuery" -}}
 {{- $selector := printf "envoy_cluster_name=%q, namespace=%q, pod=~%q" .Values.keda.wakeOnRequest.envoyCluster .Release.Namespace (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "supersonic.envoy.fullname" .)) -}}
 {{- $window := .Values.keda.wakeOnRequest.window -}}
-clamp_max(sum(rate(envoy_cluster_upstream_rq_total{ {{- $selector -}} }[{{ $window }}])) + sum(rate(envoy_cluster_upstream_cx_none_healthy{ {{- $selector -}} }[{{ $window }}])), {{ include "supersonic.keda.wakeCap" . }})
+{{- $held := "" -}}
+{{- if include "supersonic.keda.hold" . -}}
+{{- $pods := printf "namespace=%q, pod=~%q" .Release.Namespace (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "supersonic.envoy.fullname" .)) -}}
+{{- $wait := printf "envoy_cluster_name=\"triton_wait\", %s" $pods -}}
+{{- $aggregate := printf "envoy_cluster_name=\"triton_hold\", %s" $pods -}}
+{{- /* Holding: attempts refused while no Triton pod is ready (each retry of a held request,
+  counted on the cluster that made the connection), requests served through the ClusterIP, and
+  requests with no host at all (counted on the route's cluster, the aggregate). */ -}}
+{{- $held = printf " + sum(rate(envoy_cluster_upstream_cx_connect_fail{%s}[%s])) + sum(rate(envoy_cluster_upstream_rq_total{%s}[%s])) + sum(rate(envoy_cluster_upstream_cx_none_healthy{%s}[%s]))" $wait $window $wait $window $aggregate $window -}}
+{{- end -}}
+clamp_max(sum(rate(envoy_cluster_upstream_rq_total{ {{- $selector -}} }[{{ $window }}])) + sum(rate(envoy_cluster_upstream_cx_none_healthy{ {{- $selector -}} }[{{ $window }}])){{ $held }}, {{ include "supersonic.keda.wakeCap" . }})
 {{- end }}
 
 {{/* The wake trigger's cap and threshold: above its activation threshold, so it can activate. */}}
@@ -289,6 +299,9 @@ clamp_max(sum(rate(envoy_cluster_upstream_rq_total{ {{- $selector -}} }[{{ $wind
   {{- fail (printf "keda.prometheusAuth.mode is %s: set keda.prometheusAuth.secretName to the Secret holding the credentials" .Values.keda.prometheusAuth.mode) -}}
 {{- end -}}
 {{- if include "supersonic.keda.scaleToZero" . -}}
+  {{- if .Values.keda.wakeOnRequest.hold.enabled -}}
+    {{- include "supersonic.keda.holdValidate" . -}}
+  {{- end -}}
   {{- if not .Values.envoy.enabled -}}
     {{- fail "keda.minReplicaCount 0 (or keda.zeroIdleReplicas) needs Envoy (envoy.enabled): while no Triton pod runs, only Envoy's count of the requests it could not send can wake Triton. Enable Envoy, or set keda.minReplicaCount to 1 or more" -}}
   {{- end -}}

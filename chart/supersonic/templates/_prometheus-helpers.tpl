@@ -111,7 +111,13 @@ Prometheus's relabelling and prometheus-operator's alike).
       {{- if $scaleToZero }}
       # Scaled to zero is normal while idle: alert only when clients are refused for lack of a pod
       # for longer than a wake-up takes.
+      {{- if include "supersonic.keda.hold" . }}
+      # Envoy holds requests (keda.wakeOnRequest.hold): they wait on triton_wait, whose refused
+      # connections count the attempts, rather than on triton's none_healthy.
+      expr: (sum(rate(envoy_cluster_upstream_cx_none_healthy{ {{- $cluster }}, {{ $envoy -}} }[5m])) + sum(rate(envoy_cluster_upstream_cx_connect_fail{envoy_cluster_name="triton_wait", {{ $envoy -}} }[5m]))) > 0 and on() (max(envoy_cluster_membership_healthy{ {{- $cluster }}, {{ $envoy -}} }) == 0)
+      {{- else }}
       expr: sum(rate(envoy_cluster_upstream_cx_none_healthy{ {{- $cluster }}, {{ $envoy -}} }[5m])) > 0 and on() (max(envoy_cluster_membership_healthy{ {{- $cluster }}, {{ $envoy -}} }) == 0)
+      {{- end }}
       {{- else }}
       # Envoy's own view: no Triton pod it may send requests to (none ready, or all failing health checks).
       expr: max(envoy_cluster_membership_healthy{ {{- $cluster }}, {{ $envoy -}} }) == 0

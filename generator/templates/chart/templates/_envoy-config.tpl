@@ -11,6 +11,7 @@ listener exposes /ready and /stats/prometheus for probes and scraping.
 {{- $provider := .Values.envoy.auth.providerName | default (include "supersonic.fullname" .) | toJson -}}
 {{- $prometheus := include "supersonic.prometheus.address" . | fromYaml -}}
 {{- $jwks := include "supersonic.envoy.jwksAddress" . | fromYaml -}}
+{{- $hold := include "supersonic.keda.hold" . -}}
 admin:
   address:
     socket_address: { address: 127.0.0.1, port_value: 9901 }
@@ -19,6 +20,11 @@ static_resources:
     - name: grpc
       address:
         socket_address: { address: 0.0.0.0, port_value: {{ $grpc.targetPort }} }
+      {{- if $hold }}
+      # A held request's body is buffered for its retries up to the smaller of this and the
+      # route's per_request_buffer_limit_bytes (Envoy's default here is 1 MiB).
+      per_connection_buffer_limit_bytes: {{ max (int .Values.keda.wakeOnRequest.hold.bufferBytes) 1048576 }}
+      {{- end }}
       {{- if .Values.envoy.rate_limiter.listener_level.enabled }}
       # A token bucket on new connections, per Envoy pod.
       listener_filters:
@@ -69,9 +75,29 @@ static_resources:
                       domains: ["*"]
                       routes:
                         - match: { prefix: "/" }
+                          {{- if $hold }}
+                          # A body larger than this is not buffered, so not retried: its request
+                          # gets the immediate answer.
+                          per_request_buffer_limit_bytes: {{ int .Values.keda.wakeOnRequest.hold.bufferBytes }}
+                          {{- end }}
                           route:
+                            {{- if $hold }}
+                            # Holding (keda.wakeOnRequest.hold): the aggregate of the pods and of
+                            # the ClusterIP Service, and retries of refused connections.
+                            cluster: triton_hold
+                            {{- else }}
                             cluster: triton
+                            {{- end }}
                             timeout: {{ .Values.envoy.grpc_route_timeout }}
+                            {{- if $hold }}
+                            # At most {{ include "supersonic.keda.holdBound" . }} s in all: see supersonic.keda.holdRetries.
+                            retry_policy:
+                              retry_on: connect-failure
+                              num_retries: {{ include "supersonic.keda.holdRetries" . }}
+                              retry_back_off:
+                                base_interval: 0.25s
+                                max_interval: {{ int .Values.keda.wakeOnRequest.hold.retryIntervalSeconds }}s
+                            {{- end }}
                             {{- if has .Values.envoy.loadBalancerPolicy (list "RING_HASH" "MAGLEV") }}
                             # Consistent hashing keeps each client on one Triton pod.
                             hash_policy:
@@ -165,8 +191,17 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
           explicit_http_config:
             http2_protocol_options: {}
+      {{- if $hold }}
+      {{- include "supersonic.keda.holdCircuitBreakers" . | nindent 6 }}
+      {{- end }}
       load_assignment:
         cluster_name: triton
+        {{- if $hold }}
+        # With holding, the aggregate keeps every request on these pods while any of them is
+        # healthy (1% healthy counts as 100%), instead of spilling a share to triton_wait as
+        # soon as fewer than 71% (the default factor, 140) are.
+        policy: { overprovisioning_factor: 10000 }
+        {{- end }}
         endpoints:
           - lb_endpoints:
               - endpoint:
@@ -189,6 +224,42 @@ static_resources:
         enforcing_consecutive_5xx: 0
         base_ejection_time: {{ .Values.envoy.upstreamHealth.baseEjectionTime }}
         max_ejection_percent: 50
+    {{- if $hold }}
+    # Holding (keda.wakeOnRequest.hold): the route's cluster. The pods first; while none is
+    # healthy (or the headless name resolves to none), triton_wait.
+    - name: triton_hold
+      connect_timeout: 1s
+      lb_policy: CLUSTER_PROVIDED
+      cluster_type:
+        name: envoy.clusters.aggregate
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig
+          clusters: [triton, triton_wait]
+      {{- include "supersonic.keda.holdCircuitBreakers" . | nindent 6 }}
+    # One address, the ClusterIP Service of Triton's gRPC port: refused (or timed out) while no
+    # Triton pod is ready, so the route retries; served by a ready pod before Envoy's DNS refresh
+    # and health check put it into triton. No health check: it would only mark the one host
+    # unhealthy while the Service has no pod, which is when it is needed.
+    {{- $wait := include "supersonic.serviceHost" (dict "root" . "service" (include "supersonic.keda.holdServiceName" .)) }}
+    - name: triton_wait
+      type: STRICT_DNS
+      connect_timeout: 1s
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          # Its connection goes to one pod through kube-proxy: close it once idle, when triton serves.
+          common_http_protocol_options: { idle_timeout: 60s }
+          explicit_http_config:
+            http2_protocol_options: {}
+      {{- include "supersonic.keda.holdCircuitBreakers" . | nindent 6 }}
+      load_assignment:
+        cluster_name: triton_wait
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: { address: {{ $wait }}, port_value: {{ $tritonGrpc.port }} }
+    {{- end }}
     - name: admin
       type: STATIC
       connect_timeout: 1s
