@@ -29,5 +29,9 @@ export function undefinedClusters(config: Json): string[] {
   };
   visit(config.static_resources?.listeners);
   visit(config.static_resources?.clusters?.map((c: Json) => c.health_checks ?? []));
+  // An aggregate cluster's members (keda.wakeOnRequest.hold's triton_hold).
+  for (const c of config.static_resources?.clusters ?? []) {
+    if (c.cluster_type?.name === 'envoy.clusters.aggregate') for (const member of c.cluster_type.typed_config?.clusters ?? []) referenced.add(member);
+  }
   return [...referenced].filter((name) => !defined.has(name)).sort();
 }
