@@ -37,6 +37,11 @@ export type Placeholders = { [K in keyof typeof PLACEHOLDERS]: string };
 /** Envoy's counters for the client listener (HCM stat_prefix "grpc") and the Triton cluster. */
 const ENVOY_CLIENT = 'envoy_http_conn_manager_prefix="grpc"';
 const ENVOY_TRITON = 'envoy_cluster_name="triton"';
+/**
+ * Requests reach Triton through the pods' cluster, or, while Envoy holds requests for a Triton
+ * that scales up from zero (keda.wakeOnRequest.hold), through the ClusterIP of triton_wait.
+ */
+const ENVOY_TO_TRITON = 'envoy_cluster_name=~"triton|triton_wait"';
 
 function query(expr: string, legend: string, refId: string): DataqueryBuilder {
   return new DataqueryBuilder().datasource(PROMETHEUS_DATASOURCE).expr(expr).legendFormat(legend).refId(refId).range();
@@ -70,7 +75,7 @@ export function supersonicDashboard(p: Placeholders = PLACEHOLDERS): Dashboard {
   const e = p.envoy;
   const rate = (metric: string, selector: string) => `rate(${metric}{${selector}}[$__rate_interval])`;
   const downstream = `sum(${rate('envoy_http_downstream_rq_total', `${e}, ${ENVOY_CLIENT}`)})`;
-  const upstream = `sum(${rate('envoy_cluster_upstream_rq_total', `${e}, ${ENVOY_TRITON}`)})`;
+  const upstream = `sum(${rate('envoy_cluster_upstream_rq_total', `${e}, ${ENVOY_TO_TRITON}`)})`;
 
   return new DashboardBuilder(`SuperSONIC: ${p.instance} (${p.namespace})`)
     .uid(p.uid)
