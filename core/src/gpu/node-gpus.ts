@@ -38,9 +38,11 @@ export type Sharing = 'none' | 'mps' | 'time-slicing';
 export interface DescribedNode {
   name: string;
   /**
-   * All of the node's labels, for matching a pod's own nodeSelector and node affinity. GFD's
-   * labels stay put between its runs (its timestamp is taken once per start), so keeping them
-   * does not turn every relabel pass into a new snapshot.
+   * The node's labels, for matching a pod's own nodeSelector and node affinity, which may name
+   * any label (a zone, a product, a driver version), so none can be dropped; their values are
+   * shared between nodes (describeNodeInterned), since GPU nodes of one kind carry the same
+   * ones. GFD's labels stay put between its runs (its timestamp is taken once per start), so
+   * keeping them does not turn every relabel pass into a new snapshot.
    */
   labels: Record<string, string>;
   product?: string;
@@ -51,8 +53,19 @@ export interface DescribedNode {
   offers: Offer[];
 }
 
+/** A node's GPU facts. */
 export function describeNode(node: NodeLike): DescribedNode {
-  const labels = stringRecord(node?.metadata?.labels);
+  return describeNodeInterned(node, (value) => value);
+}
+
+/**
+ * describeNode, with `intern` (the node view's) returning one string for equal strings, so that
+ * thousands of nodes of a few kinds hold each label value once, not once per node. (Keys need
+ * no help: V8 keeps one copy of each property name, and of each parsed JSON string value of up
+ * to 10 characters, but a product name or a driver version is longer.)
+ */
+export function describeNodeInterned(node: NodeLike, intern: (value: string) => string): DescribedNode {
+  const labels = stringRecord(node?.metadata?.labels, intern);
   const allocatable = stringRecord(node?.status?.allocatable);
   const product = labels[LABEL_PRODUCT] || undefined;
   const memoryMiB = wholeNumber(labels[LABEL_MEMORY]);
@@ -132,10 +145,10 @@ function isCordoned(node: NodeLike): boolean {
   return taints.some((taint) => taint?.key === 'node.kubernetes.io/unschedulable');
 }
 
-function stringRecord(value: unknown): Record<string, string> {
+function stringRecord(value: unknown, intern: (value: string) => string = (value) => value): Record<string, string> {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return {};
   const out: Record<string, string> = {};
-  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = item;
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = intern(item);
   return out;
 }
 

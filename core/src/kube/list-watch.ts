@@ -20,7 +20,7 @@ export interface ListPage<T> {
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
-export interface ListWatchOptions<T> {
+export interface ListWatchOptions<T, K = T> {
   /** The API path watched, e.g. /api/v1/nodes or /api/v1/namespaces/x/secrets. */
   path: string;
   /** Selectors for the watch (give the same to `list`). */
@@ -28,8 +28,15 @@ export interface ListWatchOptions<T> {
   labelSelector?: string;
   /** One page of the list; absent: every round watches from the current state instead. */
   list?: (page: { limit: number; _continue?: string }) => Promise<ListPage<T>>;
-  /** Everything listed, each round: what is not in it is gone. */
-  onList?: (items: T[]) => void;
+  /**
+   * Each listed item, as its page arrives, reduced to what is kept (undefined: nothing); by
+   * default the item itself. Only one page of full objects is then held at a time, never the
+   * whole list (5,000 Node objects are 50 MB of JSON, several times that once parsed). What it
+   * throws is reported and skips that item.
+   */
+  keep?: (item: T) => K | undefined;
+  /** Everything listed (as `keep` made it), each round: what is not in it is gone. */
+  onList?: (items: K[]) => void;
   onEvent: (type: WatchEventType, object: T) => void;
   /** Each time a watch ends, before the next round (the TLS Secret then checks itself again). */
   onWatchEnd?: (error: unknown) => void;
@@ -62,10 +69,10 @@ export interface ListWatchStatus {
   lastListAt: number | undefined;
 }
 
-type Settings<T> = Required<Pick<ListWatchOptions<T>, 'initialBackoffMs' | 'maxBackoffMs' | 'watchTimeoutSeconds' | 'pageSize' | 'healthyAfterMs' | 'now'>>;
+type Settings<T> = Required<Pick<ListWatchOptions<T, unknown>, 'initialBackoffMs' | 'maxBackoffMs' | 'watchTimeoutSeconds' | 'pageSize' | 'healthyAfterMs' | 'now'>>;
 
-export class ListWatchLoop<T extends { metadata?: { name?: string } }> {
-  private readonly options: ListWatchOptions<T> & Settings<T>;
+export class ListWatchLoop<T extends { metadata?: { name?: string } }, K = T> {
+  private readonly options: ListWatchOptions<T, K> & Settings<T>;
   private isReady = false;
   private isWatching = false;
   private stopped = false;
@@ -78,7 +85,7 @@ export class ListWatchLoop<T extends { metadata?: { name?: string } }> {
   private interrupt: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(options: ListWatchOptions<T>) {
+  constructor(options: ListWatchOptions<T, K>) {
     this.options = { initialBackoffMs: 500, maxBackoffMs: 30_000, watchTimeoutSeconds: 300, pageSize: 500, healthyAfterMs: 1000, now: Date.now, ...options };
   }
 
@@ -130,21 +137,31 @@ export class ListWatchLoop<T extends { metadata?: { name?: string } }> {
     onFirstRound(); // a caller awaiting start() is not left hanging after stop()
   }
 
-  /** Lists every page and hands the items over; '' (watch from now) without `list`. */
+  /** Lists every page, keeping what `keep` makes of each item, and hands them over; '' (watch from now) without `list`. */
   private async listAll(): Promise<string> {
-    const { list, pageSize } = this.options;
+    const { list, pageSize, keep } = this.options;
     if (!list) return '';
-    const seen: T[] = [];
-    let page = await list({ limit: pageSize });
-    seen.push(...page.items);
-    while (page.metadata?._continue) {
-      page = await list({ limit: pageSize, _continue: page.metadata._continue });
-      seen.push(...page.items);
-    }
-    this.call(() => this.options.onList?.(seen));
+    const kept: K[] = [];
+    let next: string | undefined;
+    let resourceVersion = '';
+    do {
+      // Only this page's objects are referenced past this block, and only through `kept`.
+      const page: ListPage<T> = await list(next ? { limit: pageSize, _continue: next } : { limit: pageSize });
+      for (const item of page.items) {
+        try {
+          const value = keep ? keep(item) : (item as unknown as K);
+          if (value !== undefined) kept.push(value);
+        } catch (err) {
+          this.report(err);
+        }
+      }
+      next = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+    } while (next);
+    this.call(() => this.options.onList?.(kept));
     this.lists++;
     this.lastListAt = this.options.now();
-    return page.metadata?.resourceVersion ?? '';
+    return resourceVersion;
   }
 
   /** Resolves when the watch ends: undefined when the server closed it, else the error. */

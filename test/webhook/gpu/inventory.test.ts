@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeInventory } from '#core/gpu/inventory.ts';
+import { NODE_PAGE_SIZE, NodeInventory } from '#core/gpu/inventory.ts';
 import { loadKubeConfig } from '#core/kube/client.ts';
 import { startKubeStub, type KubeStub } from '../../helpers/kube-stub.ts';
 import { cpuOnly, gpuNode, mixedA100, plainL40 } from './fixtures.ts';
@@ -56,7 +56,7 @@ watched('not ready before the first list; ready with the listed GPU nodes after 
   await inventory.start(loadKubeConfig(stub.url));
   assert.ok(inventory.ready());
   assert.equal(names(inventory), ['l40-1']);
-  assert.ok(stub.requests.some((request) => request.startsWith('GET /api/v1/nodes?limit=500')), stub.requests.join('\n'));
+  assert.ok(stub.requests.some((request) => request.startsWith(`GET /api/v1/nodes?limit=${NODE_PAGE_SIZE}`)), stub.requests.join('\n'));
   await until(() => inventory.status().watching, 'the watch');
   assert.ok(stub.requests.some((request) => /^GET \/api\/v1\/nodes\?.*watch=true/.test(request)), stub.requests.join('\n'));
 });
