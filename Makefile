@@ -62,7 +62,7 @@ unit: setup ## Run the uvu test suites only
 
 test: setup typecheck verify unit ## Everything CI runs: type-check, generated files in sync, all tests
 
-bench: setup ## Benchmarks on Node 24 (the image's runtime): webhook throughput and latency against a baseline in the same run, memory of the real process; the dispatcher's warm-path overhead against calling the model directly, and its placement against SSIS's policy and an offline bound
+bench: setup ## Benchmarks on Node 24 (the image's runtime), each against a baseline in the same run: the webhook's CPU per admission and p99 at a fixed open-loop 500/s against a canned answer of the same bytes, the highest rate one CPU holds, 50-container pods, memory with 100 and 5,000 nodes, and pod creation through the real API server with and without it; the dispatcher's warm-path overhead, and its placement against SSIS's policy and an offline bound
 	node test/bench/webhook.bench.ts
 	node test/bench/placement.bench.ts
 	node test/bench/dispatcher.bench.ts

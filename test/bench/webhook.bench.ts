@@ -1,153 +1,283 @@
 /**
- * `make bench` (on Node 24, the image's runtime): the webhook's throughput and latency over real
- * HTTPS, against a baseline in the same server and the same run, the cost of the mutation
- * itself, and the memory of the real webhook process. Exits 1 when a figure misses its target.
- * docs/benchmarks.md says what is measured and why.
+ * `make bench` (on Node 24, the image's runtime): the webhook's cost per admission, as ratios
+ * against baselines measured in the same run and the same server (machines here are noisy;
+ * a ratio of two figures taken side by side is not), and the memory of the real webhook process
+ * with 100 and 5,000 nodes in its view (webhook-memory.ts; memory is not noisy, so it is a
+ * bound). Exits 1 when a figure misses its target. docs/benchmarks.md says what and why.
  *
- * Processes: this one serves the app with the baseline route (and later times mutatePod
- * in-process); a child forked from this same file with LOAD_GENERATOR_FLAG runs autocannon on
- * command over IPC, so it does not share the server's event loop; and for memory, the real
- * server, bundled and started as the image starts it.
+ * Processes, so that no two share an event loop:
+ * - the server (this file with SERVER_FLAG): the webhook's app as server.ts builds it (HTTPS, the
+ *   chart's default configuration, pino at info writing JSON lines to a pipe that is read, as a
+ *   container runtime reads it), with two routes only the bench registers: /baseline (echo the
+ *   uid, app.ts) and /canned (read the review, send /mutate's exact answer bytes, made once).
+ *   Three such apps on three ports: the fixture cluster, and 100 and 5,000 big-cluster nodes
+ *   in the view. It runs in a CPU cgroup of one CPU where one can be made, as a pod with
+ *   `limits.cpu: 1`; its CPU time (process.cpuUsage, every thread) is read before and after
+ *   each phase.
+ * - the load generator (this file with LOAD_GENERATOR_FLAG): open loop. Requests leave on a fixed
+ *   schedule (rate/s), whatever the answers; each latency runs from the request's scheduled time
+ *   to its answer, so a server that falls behind shows it (no coordinated omission). autocannon's
+ *   rate limit is not used: it sends each second's quota in a burst and then waits.
+ * - the real webhook process, bundled and started as the image starts it, for memory
+ *   (webhook-memory.ts) and behind the real API server (webhook-api-server.ts).
  *
- * autocannon always connects with rejectUnauthorized: false, so the load phases do TLS but do
- * not check the certificate; the smoke check before them does, with the CA made here.
+ * Every load is bounded in count (rate × seconds) and time (seconds + 10 s); servers listen on
+ * 127.0.0.1 only and are stopped by PID.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent } from 'node:https';
-import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
+import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
+import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { mutatePod, type PodMutationDeps } from '../../webhook/src/admission/mutate-pod.ts';
-import { allow, parseReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
-import { replyWithReview } from '../../webhook/src/routes/review-reply.ts';
+import { NodeInventory } from '#core/gpu/inventory.ts';
+import { mutatePod } from '../../webhook/src/admission/mutate-pod.ts';
+import { parseReview, type AdmissionRequest } from '../../webhook/src/admission/review.ts';
 import { buildApp } from '../../webhook/src/app.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { createCertificateAuthority, createServingCertificate, DAY_MS } from '../../webhook/src/tls/certificates.ts';
-import { createMemoryCgroup } from '../helpers/memory-cgroup.ts';
-import { httpsCall, imageRuntime, startWebhookProcess, type WebhookProcess } from '../helpers/webhook-process.ts';
-import { FIXTURES, testConfig, testDeps } from '../helpers/webhook.ts';
+import { bigClusterNode } from '../helpers/big-cluster.ts';
+import { createCpuCgroup } from '../helpers/cpu-cgroup.ts';
+import { httpsCall } from '../helpers/webhook-process.ts';
+import { FIXTURES, testDeps } from '../helpers/webhook.ts';
+import { log, percentile, printReport, type Check } from './report.ts';
+import { measureMemory } from './webhook-memory.ts';
+import { measureApiServer } from './webhook-api-server.ts';
 
+const SERVER_FLAG = '--bench-server';
 const LOAD_GENERATOR_FLAG = '--load-generator';
 
-// Load: the same body for both routes, alternating rounds so machine noise hits both alike.
-const CONNECTIONS = 16;
-const WARMUP_SECONDS = 4;
-const PHASE_SECONDS = 3;
+/** The fixed open-loop rate of the ratio phases, and how long each phase lasts. */
+const RATE = 500;
+const PHASE_SECONDS = 4;
+const WARMUP_SECONDS = 3;
 const ROUNDS = 3;
-/** Then one connection per route, for the latency a lone admission request sees (no target). */
-const SINGLE_SECONDS = 2;
-/**
- * The latency target is taken at 4 connections: 16 always-busy connections on a 2-core machine
- * shared with the load generator measure throughput (mean latency = connections / rate), and
- * the API server sends one replica far fewer concurrent calls than that.
- */
-const LATENCY_CONNECTIONS = 4;
-/** The child parses one /mutate answer in this many during load (cheap, and the same every round). */
-const CHECK_EVERY = 50;
-
-// In-process mutation work.
-const WARMUP_CALLS = 2_000;
-const TIMED_CALLS = 20_000;
+/** The rates tried for the most one replica holds within one CPU, in order; each for STEP_SECONDS. */
+const STEP_RATES = [1000, 1500, 2000, 3000, 4000, 6000];
+const STEP_SECONDS = 3;
+/** Sockets the load generator may open: enough that a busy one never delays a scheduled request. */
+const SOCKETS = 64;
+/** The generator checks one answer in this many. */
+const CHECK_EVERY = 25;
+/** A step holds when it answers this share of its requests on time, all of them well. */
+const HELD_SHARE = 0.98;
 
 const TARGETS = {
-  ratio: 0.8, // mutate requests/s over baseline requests/s, at least
-  p99Ms: 5, // /mutate p99 at LATENCY_CONNECTIONS, below
-  mutateMedianUs: 50, // mutatePod median per pod, below
-  rssMb: 150, // resident memory of the real webhook process after the load, below
+  cpuRatio: 1.5, // /mutate server CPU per admission over /canned's, at most
+  p99Ratio: 2, // /mutate p99 over /canned's at RATE, at most
+  stepP99Ms: 10, // p99 a step must stay under to hold
+  maxRate: 1000, // the highest rate held within one CPU, at least
+  perContainer: 1 / 20, // extra CPU per container (50 vs 1) over /canned's CPU per admission, at most
+  nodesRatio: 1.25, // /mutate CPU per admission with 5,000 nodes over 100, at most (no growth beyond noise)
+  mutateMedianUs: 50, // mutatePod alone, median per pod, below
 };
+
+// mutatePod alone, in this process.
+const WARMUP_CALLS = 2_000;
+const TIMED_CALLS = 20_000;
 
 const CASE_DIR = join(FIXTURES, 'create-several-containers');
 const REVIEW_BODY = readFileSync(join(CASE_DIR, 'review.json'), 'utf8');
 const REVIEW_UID: string = JSON.parse(REVIEW_BODY).request.uid;
 const PATCHED_POD = JSON.parse(readFileSync(join(CASE_DIR, 'patched-pod.json'), 'utf8'));
 
+/** The fixture pod with `containers` containers: its GPU container and copies of its log shipper. */
+function podWith(containers: number): string {
+  const review = JSON.parse(REVIEW_BODY);
+  const spec = review.request.object.spec;
+  const [shipper, triton] = spec.containers;
+  spec.containers = [triton, ...Array.from({ length: containers - 1 }, (_, i) => ({ ...structuredClone(shipper), name: `log-shipper-${i + 1}` }))];
+  return JSON.stringify(review);
+}
+
+type Target = 'fixture' | 'nodes100' | 'nodes5000';
+const NODE_COUNTS: Record<Exclude<Target, 'fixture'>, number> = { nodes100: 100, nodes5000: 5000 };
+
+// ---- the server (child process) -----------------------------------------------------------------
+
+async function runServer(): Promise<void> {
+  const { key, cert } = await new Promise<{ key: string; cert: string }>((resolve) => process.once('message', resolve as never));
+  // As server.ts makes its logger: JSON lines at info on stdout (a pipe the parent reads).
+  const logger = pino({ level: 'info', base: { component: 'supersonic-webhook' } });
+  const apps: Record<Target, FastifyInstance> = {} as never;
+  for (const target of ['fixture', 'nodes100', 'nodes5000'] as const) {
+    const fixed = testDeps();
+    const deps = target === 'fixture' ? fixed : { ...fixed, ...viewOf(NODE_COUNTS[target]) };
+    const canned = await cannedAnswer(deps);
+    const app = buildApp({ deps, metrics: createWebhookMetrics(), ready: () => true, https: { key, cert }, logger, benchmarkBaseline: true });
+    registerCannedRoute(app, canned);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    apps[target] = app;
+  }
+  const ports = Object.fromEntries(Object.entries(apps).map(([target, app]) => [target, (app.server.address() as { port: number }).port]));
+  process.on('message', async (message: 'cpu' | 'exit') => {
+    if (message === 'cpu') process.send!({ cpu: process.cpuUsage() });
+    if (message === 'exit') {
+      for (const app of Object.values(apps)) await app.close();
+      process.exit(0);
+    }
+  });
+  process.send!({ ports });
+}
+
+/** A node view of `count` big-cluster nodes, as the inventory keeps it after a list. */
+function viewOf(count: number) {
+  const inventory = NodeInventory.fromNodes(Array.from({ length: count }, (_, i) => bigClusterNode(i)));
+  return { gpuNodes: () => inventory.nodes(), gpuNodesReady: () => true };
+}
+
+/** /mutate's answer to the fixture review, byte for byte, from an app like the one served. */
+async function cannedAnswer(deps: ReturnType<typeof testDeps>): Promise<string> {
+  const app = buildApp({ deps, metrics: createWebhookMetrics(), ready: () => true, logger: false });
+  const answer = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: REVIEW_BODY });
+  await app.close();
+  return answer.payload;
+}
+
+/**
+ * POST /canned, for the bench only (never registered by server.ts): what any webhook must do,
+ * read the review, then send /mutate's answer to the fixture, made once, as it is.
+ */
+function registerCannedRoute(app: FastifyInstance, canned: string): void {
+  app.post('/canned', async (request, reply) => {
+    reply.type('application/json; charset=utf-8');
+    const parsed = parseReview(request.body);
+    if (!parsed.ok || parsed.request.uid !== REVIEW_UID) throw new Error('/canned answers the fixture review only');
+    return canned;
+  });
+}
+
 // ---- the load generator (child process) ---------------------------------------------------------
 
 interface PhaseCommand {
-  url: string;
-  path: '/baseline' | '/answer-only' | '/mutate';
-  connections: number;
+  port: number;
+  path: '/baseline' | '/canned' | '/mutate';
+  body: string;
+  rate: number;
   seconds: number;
+  /** What a checked answer must carry: a patch (mutate, canned) or just "allowed" (baseline). */
+  expectPatch: boolean;
+  /** Only open the sockets (prime()), before the phase and its CPU reading. */
+  prime?: boolean;
 }
 
 interface PhaseResult {
-  path: string;
-  seconds: number;
+  sent: number;
   completed: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  /** Each answer's time in ms, as autocannon measured it (a float, unlike its own histogram). */
+  failed: number;
+  /** ms from each request's scheduled time to its answer. */
   latenciesMs: number[];
   checked: number;
   badAnswers: string[];
-  /** CPU time (user + system) of the load generator, then of the server, during the phase. */
-  generatorCpuMs: number;
+  /** Server CPU time during the phase, ms (filled in by the parent). */
   serverCpuMs: number;
 }
 
-/** The little of autocannon's API used here (it ships no types). */
-interface AutocannonInstance extends PromiseLike<{ duration: number; non2xx: number; errors: number; timeouts: number }> {
-  on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void;
-}
-type Autocannon = (options: Record<string, unknown>) => AutocannonInstance;
-
 async function runLoadGenerator(): Promise<void> {
-  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const agent = new Agent({ keepAlive: true, maxSockets: SOCKETS, rejectUnauthorized: false });
   process.on('message', async (command: PhaseCommand | 'exit') => {
     if (command === 'exit') process.exit(0);
-    const latenciesMs: number[] = [];
-    const badAnswers: string[] = [];
-    let answers = 0;
-    let checked = 0;
-    const cpuBefore = process.cpuUsage();
-    const onResponse = (status: number, body: string) => {
-      if (command.path !== '/mutate' || answers++ % CHECK_EVERY !== 0) return;
-      checked++;
-      const problem = mutateAnswerProblem(status, body);
-      if (problem && badAnswers.length < 5) badAnswers.push(problem);
-    };
-    const instance = autocannon({
-      url: command.url + command.path,
-      servername: 'localhost',
-      connections: command.connections,
-      duration: command.seconds,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      requests: [{ body: REVIEW_BODY, onResponse }],
-    });
-    instance.on('response', (_client, _status, _bytes, ms) => latenciesMs.push(ms));
-    const result = await instance;
-    const phase: PhaseResult = {
-      path: command.path,
-      seconds: result.duration,
-      completed: latenciesMs.length,
-      non2xx: result.non2xx,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      latenciesMs,
-      checked,
-      badAnswers,
-      generatorCpuMs: cpuMs(process.cpuUsage(cpuBefore)),
-      serverCpuMs: NaN, // filled in by the server's side
-    };
-    process.send!(phase);
+    if (command.prime) {
+      await prime(agent, command);
+      process.send!('primed');
+    } else {
+      process.send!(await openLoop(agent, command));
+    }
   });
   process.send!('ready');
 }
 
-/** Why a /mutate answer is not "allowed, with a JSON Patch, for our uid"; undefined when it is. */
-function mutateAnswerProblem(status: number, body: string): string | undefined {
+/**
+ * Opens every socket the phase may use before it starts (SOCKETS requests at once, not counted),
+ * as a client under steady load holds its pool. Otherwise a pause of a few ms (a GC) leaves
+ * requests waiting that the agent sends on new connections, whose TLS handshakes cost both
+ * sides more CPU than the requests and snowball into a stall of tens of ms: a benchmark artefact.
+ */
+async function prime(agent: Agent, command: PhaseCommand): Promise<void> {
+  await Promise.all(
+    Array.from({ length: SOCKETS }, () =>
+      new Promise<void>((resolve) => {
+        const req = httpsRequest({ host: '127.0.0.1', port: command.port, path: command.path, method: 'POST', agent, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', () => resolve());
+        req.end(command.body);
+      }),
+    ),
+  );
+}
+
+function openLoop(agent: Agent, command: PhaseCommand): Promise<PhaseResult> {
+  const total = Math.round(command.rate * command.seconds);
+  const intervalMs = 1000 / command.rate;
+  const body = Buffer.from(command.body);
+  const result: PhaseResult = { sent: 0, completed: 0, failed: 0, latenciesMs: [], checked: 0, badAnswers: [], serverCpuMs: NaN };
+  return new Promise((resolve) => {
+    let settled = 0;
+    const start = performance.now();
+    const finish = () => {
+      clearTimeout(deadline);
+      clearTimeout(timer);
+      resolve(result);
+    };
+    // The bound in time: whatever has not answered by then counts as failed.
+    const deadline = setTimeout(() => {
+      result.failed += result.sent - settled;
+      finish();
+    }, (command.seconds + 10) * 1000);
+    const send = (scheduled: number, index: number) => {
+      result.sent++;
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: command.port, path: command.path, method: 'POST', agent, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            result.latenciesMs.push(performance.now() - scheduled);
+            result.completed++;
+            if (index % CHECK_EVERY === 0) {
+              result.checked++;
+              const problem = answerProblem(res.statusCode ?? 0, Buffer.concat(chunks).toString(), command.expectPatch);
+              if (problem && result.badAnswers.length < 5) result.badAnswers.push(problem);
+            }
+            if (++settled === total) finish();
+          });
+        },
+      );
+      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+      req.on('error', () => {
+        result.failed++;
+        if (++settled === total) finish();
+      });
+      req.end(body);
+    };
+    // The schedule: request i leaves at start + i × interval, checked every millisecond or so.
+    let next = 0;
+    let timer: NodeJS.Timeout;
+    const tick = () => {
+      const now = performance.now();
+      while (next < total && start + next * intervalMs <= now) {
+        send(start + next * intervalMs, next);
+        next++;
+      }
+      if (next < total) timer = setTimeout(tick, Math.max(0, Math.min(1, start + next * intervalMs - performance.now())));
+    };
+    tick();
+  });
+}
+
+/** Why an answer is not "allowed, for our uid" (and with a JSON Patch when one is expected); undefined when it is. */
+function answerProblem(status: number, body: string, expectPatch: boolean): string | undefined {
   if (status !== 200) return `HTTP ${status}`;
   try {
     const { response } = JSON.parse(body);
     if (response?.uid !== REVIEW_UID) return `uid ${response?.uid}`;
     if (response.allowed !== true) return `not allowed: ${JSON.stringify(response.status)}`;
+    if (!expectPatch) return undefined;
     if (response.patchType !== 'JSONPatch' || !response.patch) return 'no JSON Patch';
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString());
     if (!Array.isArray(patch) || patch.length === 0) return 'empty patch';
@@ -157,142 +287,48 @@ function mutateAnswerProblem(status: number, body: string): string | undefined {
   return undefined;
 }
 
-// ---- the server and the measurements (this process) ---------------------------------------------
+// ---- the measurements (this process) ------------------------------------------------------------
 
-async function main(): Promise<number> {
-  const ca = await createCertificateAuthority({ commonName: 'supersonic-bench-ca' });
-  const serving = await createServingCertificate(ca, { dnsNames: ['localhost'], validityMs: DAY_MS });
-
-  const deps = testDeps();
-  const app = buildApp({ deps, metrics: createWebhookMetrics(), ready: () => true, https: serving, logger: false, benchmarkBaseline: true });
-  await registerAnswerOnlyRoute(app, deps);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as { port: number };
-
-  const checks: Check[] = [];
-  let generator: ChildProcess | undefined;
-  try {
-    try {
-      checks.push(await smokeCheck(port, ca.cert));
-      generator = await startLoadGenerator();
-      checks.push(...(await measureLoad(generator, `https://127.0.0.1:${port}`)));
-    } finally {
-      await app.close();
-    }
-    checks.push(...(await measureRealProcess(generator)));
-  } finally {
-    generator?.send('exit');
-  }
-  checks.push(...(await measureMutatePod(deps)));
-
-  printReport(checks);
-  return checks.every((check) => check.pass !== false) ? 0 : 1;
+interface Server {
+  child: ChildProcess;
+  ports: Record<Target, number>;
+  cpuLimited: boolean;
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
 }
 
-/**
- * Memory is measured on the real webhook process (the bundle webhook/bundle.ts makes, on Node 24,
- * as the image runs it, logging at info), not on this one: this process holds the benchmark too,
- * loads its modules unbundled, and leaves out what the server loads for Kubernetes. Where a memory
- * cgroup can be made, the process runs under the chart's default memory limit, as in a pod:
- * Node sizes its heap to the limit. RSS counts the Node executable's pages mapped from disk
- * (RssFile, shared and reclaimable); the cgroup's usage is what the limit and `kubectl top` count.
- */
-async function measureRealProcess(generator: ChildProcess): Promise<Check[]> {
-  const limit = String(testConfig().values.resources.limits?.memory ?? '');
-  const limitBytes = quantityBytes(limit);
-  const cgroup = limitBytes ? createMemoryCgroup(`supersonic-bench-${process.pid}`, limitBytes) : undefined;
-  const runtime = imageRuntime();
-  let webhook: WebhookProcess | undefined;
-  try {
-    webhook = await startWebhookProcess(cgroup ? { ...runtime, command: cgroup.wrap(runtime.command) } : runtime, { logLevel: 'info' });
-    const url = `https://127.0.0.1:${webhook.port}`;
-    const ready = processMemory(webhook.child.pid!);
-    const chargedWhenReady = cgroup?.usageBytes();
-    log(`the real webhook process (${runtime.name}${cgroup ? `, memory limit ${limit}` : ', no memory cgroup could be made'}): ${WARMUP_SECONDS} s warm-up, then ${PHASE_SECONDS} s of /mutate`);
-    const warmUp = await runPhase(generator, { url, path: '/mutate', connections: CONNECTIONS, seconds: WARMUP_SECONDS });
-    const load = await runPhase(generator, { url, path: '/mutate', connections: CONNECTIONS, seconds: PHASE_SECONDS });
-    const loaded = processMemory(webhook.child.pid!);
-    const rss = loaded.VmRSS;
-    const failures = [warmUp, load].reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
-    return [
-      { figure: 'real process: /mutate requests/s (logging at info)', value: perSecond(load).toFixed(0) },
-      { figure: 'real process: non-2xx + errors + timeouts', value: String(failures), target: '0', pass: failures === 0 },
-      { figure: 'real process: RSS after the load', value: `${rss.toFixed(1)} MB`, target: `< ${TARGETS.rssMb} MB`, pass: rss < TARGETS.rssMb },
-      { figure: 'real process: of which anonymous / mapped files', value: `${loaded.RssAnon.toFixed(1)} / ${loaded.RssFile.toFixed(1)} MB` },
-      { figure: 'real process: peak RSS', value: `${loaded.VmHWM.toFixed(1)} MB` },
-      { figure: 'real process: RSS (anonymous) when ready, before any request', value: `${ready.VmRSS.toFixed(1)} (${ready.RssAnon.toFixed(1)}) MB` },
-      {
-        figure: `real process: memory charged to the cgroup (limit ${limit}), when ready / after the load`,
-        value: cgroup ? `${megabytes(chargedWhenReady!)} / ${megabytes(cgroup.usageBytes())} MB` : 'no cgroup',
-      },
-    ];
-  } finally {
-    if (webhook) {
-      await webhook.close();
-      await webhook.exited;
-    }
-    cgroup?.remove();
-  }
-}
-
-function megabytes(bytes: number): string {
-  return (bytes / 2 ** 20).toFixed(1);
-}
-
-/** A process's memory figures from /proc/<pid>/status, in MB. */
-function processMemory(pid: number): Record<'VmRSS' | 'RssAnon' | 'RssFile' | 'VmHWM', number> {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN) / 1024;
-  return { VmRSS: mb('VmRSS'), RssAnon: mb('RssAnon'), RssFile: mb('RssFile'), VmHWM: mb('VmHWM') };
-}
-
-/** `256Mi`, `1.5Gi`, `300M` → bytes: the chart's memory quantities; 0 for none or another form. */
-function quantityBytes(quantity: string): number {
-  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
-  if (!match) return 0;
-  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ''] ?? 1;
-  return Math.round(Number(match[1]) * unit);
-}
-
-/**
- * POST /answer-only: everything /mutate does except mutatePod. It parses the review and answers
- * with the fixture's patch (made once, here), encoded and serialised anew for every request, so
- * the rounds split /mutate's cost between the answer it sends and the mutation itself.
- */
-async function registerAnswerOnlyRoute(app: FastifyInstance, deps: PodMutationDeps): Promise<void> {
-  const outcome = await mutatePod(JSON.parse(REVIEW_BODY).request as AdmissionRequest, deps);
-  if (outcome.kind !== 'mutated') throw new Error(`mutatePod did not mutate the fixture: ${JSON.stringify(outcome)}`);
-  app.post('/answer-only', async (request, reply) => {
-    replyWithReview(reply);
-    const parsed = parseReview(request.body);
-    return allow(parsed.ok ? parsed.request.uid : '', outcome.warnings, outcome.patch);
+async function startServer(key: string, cert: string): Promise<Server> {
+  const child = fork(fileURLToPath(import.meta.url), [SERVER_FLAG], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  // The logs are read and dropped, as a container runtime reads them (a pipe nobody reads would fill and block).
+  child.stdout!.resume();
+  const cgroup = createCpuCgroup(`supersonic-bench-cpu-${process.pid}`, 1);
+  cgroup?.join(child.pid!);
+  child.send({ key, cert });
+  const { ports } = await new Promise<{ ports: Record<Target, number> }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the bench server exited early (code ${code})`)));
+    child.once('message', resolve as never);
   });
-}
-
-interface Check {
-  figure: string;
-  value: string;
-  /** Figures without a target are shown for context only. */
-  target?: string;
-  pass?: boolean;
-}
-
-/** One request with the certificate verified against our CA for "localhost", and the answer's patch checked against the golden pod. */
-async function smokeCheck(port: number, caPem: string): Promise<Check> {
-  const agent = new Agent({ ca: caPem });
-  const { status, text: body } = await httpsCall(agent, port, '/mutate', REVIEW_BODY).finally(() => agent.destroy());
-  let problem = mutateAnswerProblem(status, body);
-  if (!problem) {
-    const patch = JSON.parse(Buffer.from(JSON.parse(body).response.patch, 'base64').toString());
-    const request = JSON.parse(REVIEW_BODY).request as AdmissionRequest;
-    const patched = fastJsonPatch.applyPatch(structuredClone(request.object), patch, true, false).newDocument;
-    if (!isDeepStrictEqual(patched, PATCHED_POD)) problem = 'the patch does not give patched-pod.json';
-  }
-  return { figure: 'TLS-verified /mutate gives the golden pod', value: problem ?? 'yes', target: 'yes', pass: !problem };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    ports,
+    cpuLimited: cgroup !== undefined,
+    cpuMs: () =>
+      new Promise((resolve) => {
+        child.once('message', (message: { cpu: NodeJS.CpuUsage }) => resolve((message.cpu.user + message.cpu.system) / 1e3));
+        child.send('cpu');
+      }),
+    stop: async () => {
+      child.send('exit');
+      const killer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+      cgroup?.remove();
+    },
+  };
 }
 
 function startLoadGenerator(): Promise<ChildProcess> {
-  // fork() runs this same file on this Node (24, which strips the types itself).
   const child = fork(fileURLToPath(import.meta.url), [LOAD_GENERATOR_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -301,75 +337,143 @@ function startLoadGenerator(): Promise<ChildProcess> {
   });
 }
 
-function runPhase(generator: ChildProcess, command: PhaseCommand): Promise<PhaseResult> {
-  const cpuBefore = process.cpuUsage();
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`the load generator died during ${command.path} (code ${code})`));
-    generator.once('exit', onExit);
-    generator.once('message', (result) => {
-      generator.off('exit', onExit);
-      resolve({ ...(result as PhaseResult), serverCpuMs: cpuMs(process.cpuUsage(cpuBefore)) });
+async function runPhase(generator: ChildProcess, server: Server, command: Omit<PhaseCommand, 'port'> & { target: Target }): Promise<PhaseResult> {
+  const ask = <T,>(message: PhaseCommand) =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the load generator died during ${command.path} (code ${code})`));
+      generator.once('exit', onExit);
+      generator.once('message', (answer) => {
+        generator.off('exit', onExit);
+        resolve(answer as T);
+      });
+      generator.send(message);
     });
-    generator.send(command);
-  });
+  const port = server.ports[command.target];
+  await ask<'primed'>({ ...command, port, prime: true });
+  const before = await server.cpuMs();
+  const result = await ask<PhaseResult>({ ...command, port });
+  result.serverCpuMs = (await server.cpuMs()) - before;
+  return result;
 }
 
-async function measureLoad(generator: ChildProcess, url: string): Promise<Check[]> {
-  const phase = (path: PhaseCommand['path'], seconds: number, connections = CONNECTIONS) => runPhase(generator, { url, path, connections, seconds });
-  log(`warm-up: ${WARMUP_SECONDS} s on each route`);
-  const warmUp = [await phase('/baseline', WARMUP_SECONDS), await phase('/answer-only', WARMUP_SECONDS), await phase('/mutate', WARMUP_SECONDS)];
-
-  const baseline: PhaseResult[] = [];
-  const answerOnly: PhaseResult[] = [];
-  const mutate: PhaseResult[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    baseline.push(await phase('/baseline', PHASE_SECONDS));
-    answerOnly.push(await phase('/answer-only', PHASE_SECONDS));
-    mutate.push(await phase('/mutate', PHASE_SECONDS));
-    const [b, a, m] = [baseline.at(-1)!, answerOnly.at(-1)!, mutate.at(-1)!];
-    log(`round ${round}/${ROUNDS}: baseline ${perSecond(b).toFixed(0)}, answer-only ${perSecond(a).toFixed(0)}, mutate ${perSecond(m).toFixed(0)} req/s`);
+async function main(): Promise<number> {
+  const ca = await createCertificateAuthority({ commonName: 'supersonic-bench-ca' });
+  const serving = await createServingCertificate(ca, { dnsNames: ['localhost'], validityMs: DAY_MS });
+  const checks: Check[] = [];
+  const server = await startServer(serving.key, serving.cert);
+  let generator: ChildProcess | undefined;
+  try {
+    checks.push(...(await smokeChecks(server.ports.fixture, ca.cert)));
+    generator = await startLoadGenerator();
+    checks.push(...(await measureLoad(generator, server)));
+  } finally {
+    generator?.send('exit');
+    await server.stop();
   }
-  log(`one connection: ${SINGLE_SECONDS} s on each route`);
-  const singleBaseline = await phase('/baseline', SINGLE_SECONDS, 1);
-  const singleMutate = await phase('/mutate', SINGLE_SECONDS, 1);
-  log(`latency: ${PHASE_SECONDS} s of /mutate at ${LATENCY_CONNECTIONS} connections`);
-  const moderate = await phase('/mutate', PHASE_SECONDS, LATENCY_CONNECTIONS);
+  checks.push(...(await measureMutatePod()));
+  checks.push(...(await measureMemory()));
+  checks.push(...(await measureApiServer()));
+  printReport(checks);
+  return checks.every((check) => check.pass !== false) ? 0 : 1;
+}
 
-  const baselineRate = perSecond(...baseline);
-  const mutateRate = perSecond(...mutate);
-  const ratio = mutateRate / baselineRate;
-  const latencies = sortedLatencies(mutate);
-  const baselineLatencies = sortedLatencies(baseline);
-  const moderateLatencies = sortedLatencies([moderate]);
-  const p99 = percentile(moderateLatencies, 0.99);
-  const single = sortedLatencies([singleMutate]);
-  const singleBase = sortedLatencies([singleBaseline]);
-  const failures = [...warmUp, ...baseline, ...answerOnly, ...mutate, singleBaseline, singleMutate, moderate].reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
-  const checked = mutate.reduce((sum, m) => sum + m.checked, 0);
-  const badAnswers = mutate.flatMap((m) => m.badAnswers);
-  const load = `${CONNECTIONS} connections, ${ROUNDS} × ${PHASE_SECONDS} s per route`;
+/** TLS verified against our CA for "localhost": /mutate gives the golden pod, and /canned sends /mutate's bytes exactly. */
+async function smokeChecks(port: number, caPem: string): Promise<Check[]> {
+  const agent = new Agent({ ca: caPem });
+  try {
+    const mutate = await httpsCall(agent, port, '/mutate', REVIEW_BODY);
+    const canned = await httpsCall(agent, port, '/canned', REVIEW_BODY);
+    let problem = answerProblem(mutate.status, mutate.text, true);
+    if (!problem) {
+      const patch = JSON.parse(Buffer.from(JSON.parse(mutate.text).response.patch, 'base64').toString());
+      const request = JSON.parse(REVIEW_BODY).request as AdmissionRequest;
+      const patched = fastJsonPatch.applyPatch(structuredClone(request.object), patch, true, false).newDocument;
+      if (!isDeepStrictEqual(patched, PATCHED_POD)) problem = 'the patch does not give patched-pod.json';
+    }
+    const same = canned.status === 200 && canned.text === mutate.text;
+    return [
+      { figure: 'TLS-verified /mutate gives the golden pod', value: problem ?? 'yes', target: 'yes', pass: !problem },
+      { figure: `/canned sends /mutate's answer byte for byte (${mutate.text.length} bytes)`, value: same ? 'yes' : 'no', target: 'yes', pass: same },
+    ];
+  } finally {
+    agent.destroy();
+  }
+}
 
+async function measureLoad(generator: ChildProcess, server: Server): Promise<Check[]> {
+  const phase = (target: Target, path: PhaseCommand['path'], seconds: number, rate = RATE, body = REVIEW_BODY) =>
+    runPhase(generator, server, { target, path, body, rate, seconds, expectPatch: path !== '/baseline' });
+  const one = podWith(1);
+  const fifty = podWith(50);
+  const all: PhaseResult[] = [];
+  const keep = (result: PhaseResult) => (all.push(result), result);
+
+  log(`warm-up: ${WARMUP_SECONDS} s at ${RATE}/s on each route and pod${server.cpuLimited ? '' : ' (no CPU cgroup could be made: the server is not limited to one CPU)'}`);
+  for (const path of ['/baseline', '/canned', '/mutate'] as const) keep(await phase('fixture', path, WARMUP_SECONDS));
+  keep(await phase('fixture', '/mutate', WARMUP_SECONDS, RATE, one));
+  keep(await phase('fixture', '/mutate', WARMUP_SECONDS, RATE, fifty));
+  keep(await phase('nodes100', '/mutate', WARMUP_SECONDS));
+  keep(await phase('nodes5000', '/mutate', WARMUP_SECONDS));
+
+  // Rounds alternate the routes, so the machine's noise hits each alike.
+  const rounds = { baseline: [] as PhaseResult[], canned: [] as PhaseResult[], mutate: [] as PhaseResult[], one: [] as PhaseResult[], fifty: [] as PhaseResult[], nodes100: [] as PhaseResult[], nodes5000: [] as PhaseResult[] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    rounds.baseline.push(keep(await phase('fixture', '/baseline', PHASE_SECONDS)));
+    rounds.canned.push(keep(await phase('fixture', '/canned', PHASE_SECONDS)));
+    rounds.mutate.push(keep(await phase('fixture', '/mutate', PHASE_SECONDS)));
+    rounds.one.push(keep(await phase('fixture', '/mutate', PHASE_SECONDS, RATE, one)));
+    rounds.fifty.push(keep(await phase('fixture', '/mutate', PHASE_SECONDS, RATE, fifty)));
+    rounds.nodes100.push(keep(await phase('nodes100', '/mutate', PHASE_SECONDS)));
+    rounds.nodes5000.push(keep(await phase('nodes5000', '/mutate', PHASE_SECONDS)));
+    const us = (name: keyof typeof rounds) => cpuPerAdmission(rounds[name].slice(-1)).toFixed(0);
+    log(`round ${round}/${ROUNDS}, server CPU µs per admission: baseline ${us('baseline')}, canned ${us('canned')}, mutate ${us('mutate')}, 1 container ${us('one')}, 50 containers ${us('fifty')}, 100 nodes ${us('nodes100')}, 5,000 nodes ${us('nodes5000')}`);
+  }
+
+  log(`the highest rate held within one CPU: /mutate at ${STEP_RATES.join(', ')}/s, ${STEP_SECONDS} s each, until one does not hold`);
+  const steps: Array<{ rate: number; held: boolean; p99: number; answered: number }> = [];
+  for (const rate of STEP_RATES) {
+    const result = await phase('fixture', '/mutate', STEP_SECONDS, rate);
+    const p99 = percentile(sorted([result]), 0.99);
+    const answered = result.completed / Math.round(rate * STEP_SECONDS);
+    const held = result.failed === 0 && answered >= HELD_SHARE && p99 < TARGETS.stepP99Ms && result.badAnswers.length === 0;
+    steps.push({ rate, held, p99, answered });
+    log(`${rate}/s: p99 ${p99.toFixed(2)} ms, ${(answered * 100).toFixed(1)} % answered, ${held ? 'held' : 'not held'}`);
+    if (!held) break;
+  }
+  const maxHeld = Math.max(0, ...steps.filter((step) => step.held).map((step) => step.rate));
+
+  const cpu = (name: keyof typeof rounds) => cpuPerAdmission(rounds[name]);
+  const p99 = (name: keyof typeof rounds) => percentile(sorted(rounds[name]), 0.99);
+  const p50 = (name: keyof typeof rounds) => percentile(sorted(rounds[name]), 0.5);
+  const cpuRatio = cpu('mutate') / cpu('canned');
+  const p99Ratio = p99('mutate') / p99('canned');
+  const perContainer = (cpu('fifty') - cpu('one')) / 49;
+  const nodesRatio = cpu('nodes5000') / cpu('nodes100');
+  const failures = all.reduce((sum, r) => sum + r.failed, 0);
+  const checked = all.reduce((sum, r) => sum + r.checked, 0);
+  const bad = all.flatMap((r) => r.badAnswers);
+  const load = `${RATE}/s open loop, ${ROUNDS} × ${PHASE_SECONDS} s per route`;
+  const latency = (name: keyof typeof rounds) => `${p50(name).toFixed(2)} / ${p99(name).toFixed(2)} ms`;
   return [
-    { figure: `baseline requests/s (${load})`, value: baselineRate.toFixed(0) },
-    { figure: `mutate requests/s (${load})`, value: mutateRate.toFixed(0) },
-    { figure: 'mutate / baseline requests/s', value: ratio.toFixed(3), target: `≥ ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio },
-    { figure: 'answer-only / baseline requests/s (the patch answer alone)', value: (perSecond(...answerOnly) / baselineRate).toFixed(3) },
-    { figure: 'mutate / answer-only requests/s (mutatePod alone)', value: (mutateRate / perSecond(...answerOnly)).toFixed(3) },
-    { figure: 'baseline latency p50 / p99', value: `${fmtMs(percentile(baselineLatencies, 0.5))} / ${fmtMs(percentile(baselineLatencies, 0.99))}` },
-    { figure: `/mutate latency p50 / p99 (${CONNECTIONS} connections)`, value: `${fmtMs(percentile(latencies, 0.5))} / ${fmtMs(percentile(latencies, 0.99))}` },
-    { figure: `/mutate latency p50 (${LATENCY_CONNECTIONS} connections)`, value: fmtMs(percentile(moderateLatencies, 0.5)) },
-    { figure: `/mutate latency p99 (${LATENCY_CONNECTIONS} connections)`, value: fmtMs(p99), target: `< ${TARGETS.p99Ms} ms`, pass: p99 < TARGETS.p99Ms },
-    { figure: 'server CPU per request, baseline / answer-only / mutate', value: [baseline, answerOnly, mutate].map((p) => cpuPerRequest(p)).join(' / ') },
-    { figure: 'load generator CPU per request, baseline / answer-only / mutate', value: [baseline, answerOnly, mutate].map((p) => cpuPerRequest(p, 'generatorCpuMs')).join(' / ') },
-    { figure: '1 connection: baseline p50 / p99', value: `${fmtMs(percentile(singleBase, 0.5))} / ${fmtMs(percentile(singleBase, 0.99))}` },
-    { figure: '1 connection: /mutate p50 / p99', value: `${fmtMs(percentile(single, 0.5))} / ${fmtMs(percentile(single, 0.99))}` },
-    { figure: 'non-2xx + errors + timeouts (all phases)', value: String(failures), target: '0', pass: failures === 0 },
+    { figure: `server CPU per admission, baseline / canned / mutate (${load})`, value: `${cpu('baseline').toFixed(0)} / ${cpu('canned').toFixed(0)} / ${cpu('mutate').toFixed(0)} µs` },
+    { figure: 'latency p50 / p99, baseline', value: latency('baseline') },
+    { figure: 'latency p50 / p99, canned', value: latency('canned') },
+    { figure: 'latency p50 / p99, mutate', value: latency('mutate') },
+    { figure: 'mutate / canned server CPU per admission', value: cpuRatio.toFixed(2), target: `≤ ${TARGETS.cpuRatio}`, pass: cpuRatio <= TARGETS.cpuRatio },
+    { figure: `mutate / canned p99 at ${RATE}/s`, value: p99Ratio.toFixed(2), target: `≤ ${TARGETS.p99Ratio}`, pass: p99Ratio <= TARGETS.p99Ratio },
+    { figure: `steps (/mutate, ${STEP_SECONDS} s each${server.cpuLimited ? ', server limited to 1 CPU' : ', server NOT CPU-limited'}): rate p99`, value: steps.map((s) => `${s.rate}/s ${s.p99.toFixed(1)} ms${s.held ? '' : ' (not held)'}`).join(', ') },
+    { figure: `highest open-loop rate held within one CPU at p99 < ${TARGETS.stepP99Ms} ms`, value: `${maxHeld}/s`, target: `≥ ${TARGETS.maxRate}/s`, pass: maxHeld >= TARGETS.maxRate && server.cpuLimited },
+    { figure: 'server CPU per admission, 1-container / 50-container pod', value: `${cpu('one').toFixed(0)} / ${cpu('fifty').toFixed(0)} µs` },
     {
-      figure: `/mutate answers checked (1 in ${CHECK_EVERY})`,
-      value: badAnswers.length ? `${checked}, bad: ${badAnswers.join('; ')}` : `${checked}, all allowed with a patch`,
-      target: 'all good',
-      pass: checked > 0 && badAnswers.length === 0,
+      figure: 'extra CPU per container (50 vs 1) / canned CPU per admission',
+      value: `${(perContainer / cpu('canned')).toFixed(4)} (${perContainer.toFixed(1)} µs)`,
+      target: `≤ ${TARGETS.perContainer.toFixed(3)}`,
+      pass: perContainer / cpu('canned') <= TARGETS.perContainer,
     },
+    { figure: 'server CPU per admission, 100 / 5,000 nodes in the view', value: `${cpu('nodes100').toFixed(0)} / ${cpu('nodes5000').toFixed(0)} µs; p99 ${p99('nodes100').toFixed(2)} / ${p99('nodes5000').toFixed(2)} ms` },
+    { figure: 'mutate CPU per admission, 5,000 nodes / 100 nodes', value: nodesRatio.toFixed(2), target: `≤ ${TARGETS.nodesRatio}`, pass: nodesRatio <= TARGETS.nodesRatio },
+    { figure: 'failed or late requests (all phases but the steps)', value: String(failures), target: '0', pass: failures === 0 },
+    { figure: `answers checked (1 in ${CHECK_EVERY})`, value: bad.length ? `${checked}, bad: ${bad.join('; ')}` : `${checked}, all good`, target: 'all good', pass: checked > 0 && bad.length === 0 },
   ];
 }
 
@@ -377,11 +481,12 @@ async function measureLoad(generator: ChildProcess, url: string): Promise<Check[
  * mutatePod alone, timed call by call. Each call gets its own freshly parsed request, as in the
  * server (parsed before the clock starts), so no call finds the last one's objects in the cache.
  */
-async function measureMutatePod(deps: PodMutationDeps): Promise<Check[]> {
+async function measureMutatePod(): Promise<Check[]> {
+  const deps = testDeps();
   const freshRequest = () => JSON.parse(REVIEW_BODY).request as AdmissionRequest;
   const first = await mutatePod(freshRequest(), deps);
   if (first.kind !== 'mutated') throw new Error(`mutatePod did not mutate the fixture: ${JSON.stringify(first)}`);
-  log(`mutatePod: ${WARMUP_CALLS} warm-up calls, then ${TIMED_CALLS} timed`);
+  log(`mutatePod alone: ${WARMUP_CALLS} warm-up calls, then ${TIMED_CALLS} timed`);
   for (let i = 0; i < WARMUP_CALLS; i++) await mutatePod(freshRequest(), deps);
   const micros = new Array<number>(TIMED_CALLS);
   for (let i = 0; i < TIMED_CALLS; i++) {
@@ -393,61 +498,27 @@ async function measureMutatePod(deps: PodMutationDeps): Promise<Check[]> {
   micros.sort((a, b) => a - b);
   const median = percentile(micros, 0.5);
   return [
-    { figure: 'mutatePod per pod, median', value: `${median.toFixed(1)} µs`, target: `< ${TARGETS.mutateMedianUs} µs`, pass: median < TARGETS.mutateMedianUs },
-    { figure: 'mutatePod per pod, p99', value: `${percentile(micros, 0.99).toFixed(1)} µs` },
+    { figure: 'mutatePod alone, per pod, median', value: `${median.toFixed(1)} µs`, target: `< ${TARGETS.mutateMedianUs} µs`, pass: median < TARGETS.mutateMedianUs },
+    { figure: 'mutatePod alone, per pod, p99', value: `${percentile(micros, 0.99).toFixed(1)} µs` },
   ];
 }
 
 // ---- small helpers ------------------------------------------------------------------------------
 
-function perSecond(...phases: PhaseResult[]): number {
-  const completed = phases.reduce((sum, p) => sum + p.completed, 0);
-  const seconds = phases.reduce((sum, p) => sum + p.seconds, 0);
-  return completed / seconds;
-}
-
-function sortedLatencies(phases: PhaseResult[]): number[] {
+function sorted(phases: PhaseResult[]): number[] {
   return phases.flatMap((p) => p.latenciesMs).sort((a, b) => a - b);
 }
 
-function cpuPerRequest(phases: PhaseResult[], side: 'serverCpuMs' | 'generatorCpuMs' = 'serverCpuMs'): string {
-  const cpu = phases.reduce((sum, p) => sum + p[side], 0);
+/** Server CPU µs per answered admission. */
+function cpuPerAdmission(phases: PhaseResult[]): number {
+  const cpu = phases.reduce((sum, p) => sum + p.serverCpuMs, 0);
   const completed = phases.reduce((sum, p) => sum + p.completed, 0);
-  return `${((cpu * 1e3) / completed).toFixed(0)} µs`;
+  return (cpu * 1e3) / completed;
 }
 
-function cpuMs(usage: NodeJS.CpuUsage): number {
-  return (usage.user + usage.system) / 1e3;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
-function fmtMs(ms: number): string {
-  return `${ms.toFixed(2)} ms`;
-}
-
-function log(message: string): void {
-  console.log(`bench: ${message}`);
-}
-
-function printReport(checks: Check[]): void {
-  const cpu = cpus();
-  console.log(`\nNode ${process.version}, ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${new Date().toISOString()}`);
-  const rows = [['figure', 'value', 'target', 'result'], ...checks.map((c) => [c.figure, c.value, c.target ?? '', c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL'])];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  for (const [index, row] of rows.entries()) {
-    console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
-    if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  }
-  const failed = checks.filter((check) => check.pass === false).map((check) => check.figure);
-  console.log(failed.length ? `\nFAIL: ${failed.join('; ')}` : '\nPASS: every target met');
-}
-
-if (process.argv.includes(LOAD_GENERATOR_FLAG)) {
+if (process.argv.includes(SERVER_FLAG)) {
+  await runServer();
+} else if (process.argv.includes(LOAD_GENERATOR_FLAG)) {
   await runLoadGenerator();
 } else {
   process.exitCode = await main();

@@ -5,8 +5,9 @@
  * cgroup v1 (`/sys/fs/cgroup/memory`) or v2 (`/sys/fs/cgroup` with the memory controller);
  * needs root. Returns undefined where neither can be created.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeCgroup } from './cgroup.ts';
 
 export interface MemoryCgroup {
   /** A command that joins the group, then runs `command` (exec, so the pid stays the same). */
@@ -23,25 +24,12 @@ const LAYOUTS = [
 ];
 
 export function createMemoryCgroup(name: string, limitBytes: number): MemoryCgroup | undefined {
-  for (const layout of LAYOUTS) {
-    if (!existsSync(join(layout.root, 'cgroup.procs'))) continue;
-    const dir = join(layout.root, name);
-    try {
-      mkdirSync(dir);
-      writeFileSync(join(dir, layout.limit), String(limitBytes));
-    } catch {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // never made
-      }
-      continue;
-    }
-    return {
-      wrap: (command) => ['sh', '-c', `echo $$ > ${join(dir, 'cgroup.procs')} && exec "$0" "$@"`, ...command],
-      usageBytes: () => Number(readFileSync(join(dir, layout.usage), 'utf8')),
-      remove: () => rmdirSync(dir),
-    };
-  }
-  return undefined;
+  const made = makeCgroup(name, LAYOUTS.map((layout) => ({ root: layout.root, layout, configure: (dir: string) => writeFileSync(join(dir, layout.limit), String(limitBytes)) })));
+  if (!made) return undefined;
+  const { dir, layout } = made;
+  return {
+    wrap: (command) => ['sh', '-c', `echo $$ > ${join(dir, 'cgroup.procs')} && exec "$0" "$@"`, ...command],
+    usageBytes: () => Number(readFileSync(join(dir, layout.usage), 'utf8')),
+    remove: () => rmdirSync(dir),
+  };
 }
