@@ -42,7 +42,7 @@ const KNATIVE = 'serving.knative.dev';
 const SERVICES_PATH = '/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}';
 
 const DISPATCHER_CALLS: Record<string, Call> = {
-  listNode: { file: 'core/src/gpu/inventory.ts', verb: 'list', group: '', resource: 'nodes', scope: 'cluster', why: 'the node inventory lists nodes' },
+  listNodePage: { file: 'core/src/gpu/node-pages.ts', verb: 'list', group: '', resource: 'nodes', scope: 'cluster', why: 'the node inventory lists nodes, a page at a time as plain JSON (GET /api/v1/nodes)' },
   '/api/v1/nodes': { file: 'core/src/gpu/inventory.ts', verb: 'watch', group: '', resource: 'nodes', scope: 'cluster', why: 'the node inventory watches nodes' },
   listPodForAllNamespaces: { file: 'dispatcher/src/placement/gpu-pods.ts', verb: 'list', group: '', resource: 'pods', scope: 'cluster', why: 'what GPU pods request, for what is free' },
   '/api/v1/pods': { file: 'dispatcher/src/placement/gpu-pods.ts', verb: 'watch', group: '', resource: 'pods', scope: 'cluster', why: 'GPU pods watched' },

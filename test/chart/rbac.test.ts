@@ -77,7 +77,7 @@ interface Call {
 }
 
 const WEBHOOK_CALLS: Record<string, Call> = {
-  listNode: { file: 'core/src/gpu/inventory.ts', selfManagedOnly: false, verb: 'list', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory lists nodes' },
+  listNodePage: { file: 'core/src/gpu/node-pages.ts', selfManagedOnly: false, verb: 'list', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory lists nodes, a page at a time as plain JSON (GET /api/v1/nodes)' },
   '/api/v1/nodes': { file: 'core/src/gpu/inventory.ts', selfManagedOnly: false, verb: 'watch', group: '', resource: 'nodes', scope: 'cluster', why: 'the GPU inventory watches nodes' },
   readNamespacedPersistentVolumeClaim: {
     file: 'webhook/src/claim-lookup.ts', selfManagedOnly: false, verb: 'get', group: '', resource: 'persistentvolumeclaims', scope: 'any-namespace', name: (n) => n.claim,
