@@ -152,4 +152,14 @@ usage('a key whose name is a prefix of another read key is not counted as read',
   ]);
 });
 
+usage('a map handed whole to a helper (include "x" .Values.a) counts as a read of all of it, a dict argument does not', () => {
+  const reads = collectReads(new Map([
+    ['templates/a.yaml', '{{ include "supersonic.ingressHosts" .Values.grafana.ingress | fromYamlArray }}'],
+    ['templates/b.yaml', '{{ include "supersonic.labels" (dict "root" . "extra" .Values.app.labels) }}'],
+  ]));
+  assert.equal(reads.get('grafana.ingress.*'), ['templates/a.yaml']);
+  assert.is(reads.get('app.labels.*'), undefined);
+  assert.equal(reads.get('app.labels'), ['templates/b.yaml']);
+});
+
 usage.run();

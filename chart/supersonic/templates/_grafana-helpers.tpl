@@ -79,7 +79,7 @@ becomes the Ingress's first host, so Grafana's links and redirects use the addre
     "paths" (dict "data" $data "plugins" (printf "%s/plugins" $data) "provisioning" "/etc/grafana/provisioning" "logs" "/var/log/grafana")
     "server" (dict "http_port" 3000) -}}
 {{- $ini = mergeOverwrite $ini $fixed -}}
-{{- $hosts := include "supersonic.grafana.ingressHosts" . | fromYamlArray -}}
+{{- $hosts := include "supersonic.ingressHosts" .Values.grafana.ingress | fromYamlArray -}}
 {{- if and .Values.grafana.ingress.enabled $hosts (not (index $ini "server" "root_url")) -}}
 {{- $_ := set (index $ini "server") "root_url" (printf "https://%s%s" (first $hosts) (trimSuffix "/" .Values.grafana.ingress.path)) -}}
 {{- end -}}
@@ -126,8 +126,7 @@ release has one, and tempo when tempo.enabled.
 
 {{/* "true" when the external Prometheus is reached over https with a CA bundle Grafana must mount. */}}
 {{- define "supersonic.grafana.prometheusCa" -}}
-{{- $external := .Values.prometheus.external -}}
-{{- if and $external.enabled (or $external.caBundle.configMap $external.caBundle.secret) -}}
+{{- if include "supersonic.prometheus.caBundle" . -}}
 {{- $address := include "supersonic.prometheus.address" . | fromYaml -}}
 {{- if eq $address.scheme "https" }}true{{ end -}}
 {{- end -}}
@@ -201,13 +200,6 @@ merged over it (0.3.1's files name the chart's ConfigMap there, which changes no
 {{- toYaml (dict "apiVersion" 1 "providers" $providers) -}}
 {{- end }}
 
-{{/* The Ingress's host names: hostName first, then hosts, without repeats (as envoy-ingress.yaml). */}}
-{{- define "supersonic.grafana.ingressHosts" -}}
-{{- $hosts := .Values.grafana.ingress.hosts -}}
-{{- if .Values.grafana.ingress.hostName }}{{ $hosts = prepend $hosts .Values.grafana.ingress.hostName }}{{ end -}}
-{{- toYaml (uniq $hosts) -}}
-{{- end }}
-
 {{/*
 The administrator's credentials: {secret, userKey, passwordKey, generated}. admin.existingSecret
 when set; else the chart's Secret <instance>-grafana, whose password is adminPassword, else the
@@ -232,12 +224,10 @@ one the Secret already holds (lookup, on a real install or upgrade), else a new 
 
 {{/* Checks JSON Schema cannot express; each message names the keys to set. */}}
 {{- define "supersonic.grafana.validate" -}}
-{{- if and .Values.grafana.ingress.enabled (not (include "supersonic.grafana.ingressHosts" . | fromYamlArray)) -}}
+{{- if and .Values.grafana.ingress.enabled (not (include "supersonic.ingressHosts" .Values.grafana.ingress | fromYamlArray)) -}}
 {{- fail "grafana.ingress.enabled needs a host name: set grafana.ingress.hostName (or grafana.ingress.hosts)" -}}
 {{- end -}}
-{{- if and .Values.prometheus.external.enabled .Values.prometheus.external.caBundle.configMap .Values.prometheus.external.caBundle.secret -}}
-{{- fail "prometheus.external.caBundle: set configMap or secret, not both" -}}
-{{- end -}}
+{{- include "supersonic.prometheus.validate" . -}}
 {{- end }}
 
 {{/* NOTES lines about Grafana (the lead includes them in NOTES.txt); empty when there is nothing to say. */}}
@@ -273,7 +263,7 @@ WARNING: grafana.enabled, but the release reads no Prometheus (prometheus.extern
 
 Grafana
   In the cluster: http://{{ include "supersonic.serviceHost" (dict "root" . "service" (include "supersonic.grafana.fullname" .)) }}
-{{- range include "supersonic.grafana.ingressHosts" . | fromYamlArray }}{{ if $.Values.grafana.ingress.enabled }}
+{{- range include "supersonic.ingressHosts" .Values.grafana.ingress | fromYamlArray }}{{ if $.Values.grafana.ingress.enabled }}
   Through Ingress: https://{{ . }}
 {{- end }}{{ end }}
   Admin password: kubectl -n {{ $ns }} get secret {{ $admin.secret }} -o jsonpath='{.data.{{ $admin.passwordKey }}}' | base64 -d

@@ -124,12 +124,6 @@ when the release reads none.
 {{- end -}}
 {{- end }}
 
-{{/* The external Prometheus's CA bundle when one is set and the default write URL goes there; else empty. */}}
-{{- define "supersonic.tracing.prometheusCa" -}}
-{{- $ca := .Values.prometheus.external.caBundle -}}
-{{- if and .Values.prometheus.external.enabled (or $ca.configMap $ca.secret) -}}{{ toYaml $ca }}{{- end -}}
-{{- end }}
-
 {{/* Pod volume of a CA bundle {configMap|secret, key}, as ca.crt. Call with (dict "name" <volume> "bundle" <caBundle>). */}}
 {{- define "supersonic.tracing.caVolume" -}}
 - name: {{ .name }}
@@ -165,7 +159,7 @@ graph links Envoy's ingress span (client) to Triton's spans (server).
 */}}
 {{- define "supersonic.otelcol.baseConfig" -}}
 {{- $metrics := include "supersonic.otelcol.remoteWriteUrl" . -}}
-{{- $ca := include "supersonic.tracing.prometheusCa" . -}}
+{{- $ca := include "supersonic.prometheus.caBundle" . -}}
 receivers:
   otlp:
     protocols:
@@ -324,7 +318,7 @@ metrics_generator:
     remote_write:
       - url: {{ $remoteWrite | quote }}
         send_exemplars: true
-        {{- if and (not .Values.tempo.tempo.metricsGenerator.remoteWriteUrl) (include "supersonic.tracing.prometheusCa" .) }}
+        {{- if and (not .Values.tempo.tempo.metricsGenerator.remoteWriteUrl) (include "supersonic.prometheus.caBundle" .) }}
         tls_config: { ca_file: /etc/tempo/ca/prometheus/ca.crt }
         {{- end }}
   traces_storage:

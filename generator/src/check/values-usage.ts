@@ -61,8 +61,11 @@ export function collectReads(templates: Map<string, string>): Map<string, string
   return reads;
 }
 
-/** `toYaml .Values.a` or `.Values.a | toYaml`: the whole of a is rendered. */
-const WHOLE_READ = /toYaml\s+(?:\$|\.root)?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?![.\w])|(?:\$|\.root)?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\|\s*toYaml/g;
+/**
+ * `toYaml .Values.a` or `.Values.a | toYaml`: the whole of a is rendered; `include "helper"
+ * .Values.a`: the whole of a is handed to a helper (supersonic.ingressHosts reads an Ingress map).
+ */
+const WHOLE_READ = /(?:toYaml|include\s+"[^"]+")\s+(?:\$|\.root)?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?![.\w])|(?:\$|\.root)?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\|\s*toYaml/g;
 
 /** `index .Values "a" "b"`: a read of a.b spelled with string literals. */
 const INDEX_READ = /index\s+(?:\$|\.root)?\.Values((?:\s+"[^"]+")+)/g;

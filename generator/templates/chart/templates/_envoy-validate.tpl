@@ -12,11 +12,12 @@ Checks across Envoy values that JSON Schema cannot express; each message names t
 {{- if le (int .Values.envoy.terminationGracePeriodSeconds) (int .Values.envoy.drainSeconds) -}}
   {{- fail (printf "envoy.terminationGracePeriodSeconds (%d) must be greater than envoy.drainSeconds (%d), or Envoy is killed before in-flight calls finish" (int .Values.envoy.terminationGracePeriodSeconds) (int .Values.envoy.drainSeconds)) -}}
 {{- end -}}
-{{- range $key, $bundle := dict "envoy.auth.caBundle" .Values.envoy.auth.caBundle "prometheus.external.caBundle" .Values.prometheus.external.caBundle -}}
-  {{- if and $bundle.configMap $bundle.secret -}}
-    {{- fail (printf "%s sets both configMap (%s) and secret (%s): set one" $key $bundle.configMap $bundle.secret) -}}
+{{- with .Values.envoy.auth.caBundle -}}
+  {{- if and .configMap .secret -}}
+    {{- fail (printf "envoy.auth.caBundle sets both configMap (%s) and secret (%s): set one" .configMap .secret) -}}
   {{- end -}}
 {{- end -}}
+{{- include "supersonic.prometheus.validate" . -}}
 {{- /* One port, one listener: Envoy would fail at start with "address already in use". */ -}}
 {{- $metricsPort := int .Values.envoy.metrics.port -}}
 {{- if eq $metricsPort 9901 -}}

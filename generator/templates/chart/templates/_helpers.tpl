@@ -231,10 +231,6 @@ from 0.3.1.
 {{- include "supersonic.componentName" (dict "root" . "component" "keda-prometheus") -}}
 {{- end }}
 
-{{/* The Prometheus KEDA queries, as one URL: scheme://host:port[/path]. */}}
-{{- define "supersonic.keda.serverAddress" -}}
-{{- include "supersonic.prometheus.url" . -}}
-{{- end }}
 
 {{/*
 The load trigger's query. KEDA honours a fallback only for AverageValue triggers, and an
@@ -309,4 +305,14 @@ clamp_max(sum(rate(envoy_cluster_upstream_rq_total{ {{- $selector -}} }[{{ $wind
     {{- fail "keda.minReplicaCount 0 (or keda.zeroIdleReplicas) with envoy.rate_limiter.prometheus_based mode shed and failOpen false would never wake Triton: with no Triton pod the load is unknown, so every request would be refused before it reaches the cluster whose requests wake Triton. Set failOpen: true, or keda.minReplicaCount to 1 or more" -}}
   {{- end -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+An Ingress's host names, as a YAML list: hostName first, then hosts, each once (SuperSONIC
+0.3.1's files give either form). Call: include "supersonic.ingressHosts" .Values.<component>.ingress
+*/}}
+{{- define "supersonic.ingressHosts" -}}
+{{- $hosts := .hosts | default list -}}
+{{- if .hostName }}{{ $hosts = prepend $hosts .hostName }}{{ end -}}
+{{- toYaml (uniq $hosts) -}}
 {{- end }}

@@ -6,23 +6,6 @@
 {{- end }}
 
 {{/*
-"true" when the collector checks an https Prometheus against a site CA
-(prometheus.external.caBundle): only an external Prometheus has one; the bundled one is plain
-HTTP inside the namespace.
-*/}}
-{{- define "supersonic.metricsCollector.caMounted" -}}
-{{- $bundle := .Values.prometheus.external.caBundle -}}
-{{- if and .Values.prometheus.external.enabled (or $bundle.configMap $bundle.secret) -}}true{{- end -}}
-{{- end }}
-
-{{/* The Ingress's host names, as a YAML list: hostName first, then hosts, each once. */}}
-{{- define "supersonic.metricsCollector.ingressHosts" -}}
-{{- $hosts := .Values.metricsCollector.ingress.hosts -}}
-{{- if .Values.metricsCollector.ingress.hostName }}{{ $hosts = prepend $hosts .Values.metricsCollector.ingress.hostName }}{{ end -}}
-{{- toYaml (uniq $hosts) -}}
-{{- end }}
-
-{{/*
 Fails the render on a collector that could not work: it reads GPU metrics from the release's
 Prometheus, so one must exist; an Ingress needs a host name (SuperSONIC 0.3.1 rendered one with
 an empty host, which matches every host of the controller).
@@ -32,7 +15,7 @@ an empty host, which matches every host of the controller).
 {{- fail "metricsCollector.enabled is true, but this release has no Prometheus to read GPU metrics from: set prometheus.external.enabled with prometheus.external.url (a Prometheus that scrapes Triton), or prometheus.enabled to run the chart's own, or set metricsCollector.enabled to false" -}}
 {{- end -}}
 {{- if .Values.metricsCollector.ingress.enabled -}}
-{{- if not (include "supersonic.metricsCollector.ingressHosts" . | fromYamlArray) -}}
+{{- if not (include "supersonic.ingressHosts" .Values.metricsCollector.ingress | fromYamlArray) -}}
 {{- fail "metricsCollector.ingress.enabled is true, but no host name is set: set metricsCollector.ingress.hostName or metricsCollector.ingress.hosts" -}}
 {{- end -}}
 {{- end -}}
@@ -43,7 +26,7 @@ an empty host, which matches every host of the controller).
 {{- define "supersonic.metricsCollector.notes" -}}
 {{- if .Values.metricsCollector.enabled -}}
 GPU metrics for perf_analyzer: --collect-metrics --metrics-url http://{{ include "supersonic.serviceHost" (dict "root" . "service" (include "supersonic.metricsCollector.fullname" .)) }}:{{ .Values.metricsCollector.service.port }}/metrics
-{{- range (include "supersonic.metricsCollector.ingressHosts" . | fromYamlArray) }}
+{{- range (include "supersonic.ingressHosts" .Values.metricsCollector.ingress | fromYamlArray) }}
 {{- if $.Values.metricsCollector.ingress.enabled }}
   from outside the cluster: https://{{ . }}/metrics
 {{- end }}

@@ -240,3 +240,21 @@ WARNING: prometheus.operator.enabled is set, but the cluster does not serve moni
 WARNING: prometheus.enabled is ignored because prometheus.external.enabled is set: no Prometheus was deployed, and {{ include "supersonic.prometheus.url" . }} is read.
 {{- end }}
 {{- end }}
+
+{{/*
+The CA bundle {configMap|secret, key} every reader of the external Prometheus (Envoy's shedder,
+Grafana, the collector, Tempo, the metrics collector) trusts, as YAML; empty when none is set or
+the bundled Prometheus (plain HTTP in the cluster) is read.
+*/}}
+{{- define "supersonic.prometheus.caBundle" -}}
+{{- $ca := .Values.prometheus.external.caBundle -}}
+{{- if and .Values.prometheus.external.enabled (or $ca.configMap $ca.secret) -}}{{ toYaml $ca }}{{- end -}}
+{{- end }}
+
+{{/* Checks of the Prometheus keys that JSON Schema cannot express; each message names the key. */}}
+{{- define "supersonic.prometheus.validate" -}}
+{{- $ca := .Values.prometheus.external.caBundle -}}
+{{- if and $ca.configMap $ca.secret -}}
+  {{- fail (printf "prometheus.external.caBundle sets both configMap (%s) and secret (%s): set one" $ca.configMap $ca.secret) -}}
+{{- end -}}
+{{- end }}
